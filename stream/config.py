@@ -1,0 +1,125 @@
+"""Settings from `RETAINED_MRR_*` environment variables (SPEC section 6).
+
+Pure: `Settings.from_env()` reads a mapping, so tests pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+PREFIX = "RETAINED_MRR_"
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names the variable and the fix."""
+
+
+def parse_fx_rates(text: str) -> dict[str, Decimal]:
+    """Parse `EUR=1.08,GBP=1.27` (base units per one unit of the currency)."""
+    rates: dict[str, Decimal] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        code, sep, value = item.partition("=")
+        code = code.strip().upper()
+        if not sep or len(code) != 3 or not code.isalpha():
+            raise ConfigError(f"{PREFIX}FX_RATES: {item!r} is not CODE=RATE, e.g. EUR=1.08")
+        try:
+            rate = Decimal(value.strip())
+        except InvalidOperation:
+            raise ConfigError(f"{PREFIX}FX_RATES: rate of {code} {value!r} is not a number") from None
+        if not rate.is_finite() or rate <= 0:
+            raise ConfigError(f"{PREFIX}FX_RATES: rate of {code} must be > 0, got {value!r}")
+        rates[code] = rate
+    return rates
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = "localhost:9092"
+    app_id: str = "retained-mrr"
+    topic_deals: str = "deals.won"
+    topic_cancellations: str = "subscriptions.cancelled"
+    topic_quotas: str = "sales.quotas"
+    topic_dead_letter: str = "retained-mrr.dead-letter"
+    partitions: int = 8
+    base_currency: str = "USD"
+    fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    cohort_months: int = 12
+    web_port: int = 6066
+    web_host: str = "0.0.0.0"
+    store: str = "rocksdb://"
+    data_dir: Path = Path("data")
+    max_reps: int = 1000
+    max_lead_sources: int = 100
+    max_message_bytes: int = 65536
+    # Kafka security, passed to every client; empty means PLAINTEXT.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+    ssl_cafile: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(PREFIX + name, "").strip() or default
+
+        def integer(name: str, default: int, minimum: int = 1) -> int:
+            raw = text(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{PREFIX}{name}: {raw!r} is not a whole number") from None
+            if value < minimum:
+                raise ConfigError(f"{PREFIX}{name}: must be >= {minimum}, got {value}")
+            return value
+
+        base = text("BASE_CURRENCY", defaults.base_currency).upper()
+        if len(base) != 3 or not base.isalpha():
+            raise ConfigError(f"{PREFIX}BASE_CURRENCY: {base!r} is not an ISO 4217 code")
+        store = text("STORE", defaults.store)
+        if store not in ("rocksdb://", "memory://"):
+            raise ConfigError(f"{PREFIX}STORE: {store!r} must be rocksdb:// or memory://")
+        return cls(
+            kafka_bootstrap=text("KAFKA_BOOTSTRAP", defaults.kafka_bootstrap),
+            app_id=text("APP_ID", defaults.app_id),
+            topic_deals=text("TOPIC_DEALS", defaults.topic_deals),
+            topic_cancellations=text("TOPIC_CANCELLATIONS", defaults.topic_cancellations),
+            topic_quotas=text("TOPIC_QUOTAS", defaults.topic_quotas),
+            topic_dead_letter=text("TOPIC_DEAD_LETTER", defaults.topic_dead_letter),
+            partitions=integer("PARTITIONS", defaults.partitions),
+            base_currency=base,
+            fx_rates=parse_fx_rates(text("FX_RATES", "")),
+            cohort_months=integer("COHORT_MONTHS", defaults.cohort_months),
+            web_port=integer("WEB_PORT", defaults.web_port),
+            web_host=text("WEB_HOST", defaults.web_host),
+            store=store,
+            data_dir=Path(text("DATA_DIR", str(defaults.data_dir))),
+            max_reps=integer("MAX_REPS", defaults.max_reps),
+            max_lead_sources=integer("MAX_LEAD_SOURCES", defaults.max_lead_sources),
+            max_message_bytes=integer("MAX_MESSAGE_BYTES", defaults.max_message_bytes),
+            security_protocol=text("SECURITY_PROTOCOL", defaults.security_protocol),
+            sasl_mechanism=text("SASL_MECHANISM", ""),
+            sasl_username=text("SASL_USERNAME", ""),
+            sasl_password=text("SASL_PASSWORD", ""),
+            ssl_cafile=text("SSL_CAFILE", ""),
+        )
+
+    def kafka_python_security(self) -> dict[str, str]:
+        """Security options in kafka-python's spelling (aiokafka uses the same names)."""
+        options = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.ssl_cafile:
+            options["ssl_cafile"] = self.ssl_cafile
+        return options
