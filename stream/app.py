@@ -1,0 +1,253 @@
+"""The Faust topology: topics, the two changelogged tables, the agents, `/metrics`.
+
+No business rules here. Agents turn Faust events into `Message`s for the
+`Processor` and act on its answer (dead-letter, re-route); the tables' recovery
+hooks keep the derived per-partition aggregates in step with the active assignment.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from stream.config import Settings
+from stream.core.aggregates import Aggregates
+from stream.core.money import FxTable
+from stream.core.quotas import Quota
+from stream.core.subscription import Subscription
+from stream.deadletter import dead_letter_value
+from stream.health import PipelineMetrics
+from stream.metrics import RetentionCollector
+from stream.processor import Limits, Message, Processor, Rejected, Rekey
+from stream.validation import TopicKind, Validator
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AggregatedTable(faust.Table):  # type: ignore[misc]
+    """A table whose derived aggregates cover exactly its actively owned partitions.
+
+    After each rebalance the aggregates of revoked (or re-assigned) partitions are
+    dropped; once recovery completes, every active partition without aggregates is
+    rebuilt from the table, and standby partitions are never exported.
+    """
+
+    def __init__(
+        self,
+        app: faust.App,
+        *,
+        aggregates: Aggregates,
+        rebuild: Callable[[Aggregates, int, Iterable[Any]], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, **kwargs)
+        self.aggregates = aggregates
+        self._rebuild = rebuild
+
+    def _own(self, tps: Iterable[TP]) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == self.changelog_topic_name}
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        for partition in self._own(revoked) | self._own(newly_assigned):
+            self.aggregates.revoke(partition)
+
+    async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
+        await super().on_recovery_completed(active_tps, standby_tps)
+        active = self._own(active_tps)
+        for partition in self.aggregates.partitions() - active:
+            self.aggregates.revoke(partition)
+        missing = active - self.aggregates.partitions()
+        if not missing:
+            return
+        # One pass over the table: this runs once per rebalance, never per event or scrape.
+        by_partition: dict[int, list[Any]] = defaultdict(list)
+        for value in self.values():
+            if value.get("partition") in missing:
+                by_partition[value["partition"]].append(value)
+        for partition in sorted(missing):
+            self._rebuild(self.aggregates, partition, by_partition[partition])
+        logger.info("%s: rebuilt aggregates of partitions %s", self.name, sorted(missing))
+
+
+def _rebuild_deals(aggregates: Aggregates, partition: int, values: Iterable[Any]) -> None:
+    aggregates.assign(partition, (Subscription.from_json(v) for v in values))
+
+
+def _rebuild_quotas(aggregates: Aggregates, partition: int, values: Iterable[Any]) -> None:
+    aggregates.assign(partition, (), (Quota.from_json(v) for v in values))
+
+
+def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    protocol = settings.security_protocol.upper()
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            mechanism=settings.sasl_mechanism or "PLAIN",
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: TopicKind
+    topic: str
+    partitions: int
+
+
+def rekeyed_topic_name(settings: Settings, topic: str) -> str:
+    return f"{settings.app_id}-rekeyed-{topic}"
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    processor: Processor
+    deals: Aggregates
+    quotas: Aggregates
+    registry: CollectorRegistry
+
+
+def build_app(
+    settings: Settings,
+    inputs: Iterable[Input],
+    clock: Callable[[], datetime] = utc_now,
+) -> Worker:
+    inputs = list(inputs)
+    by_kind = {i.kind: i for i in inputs}
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+    )
+    deals = Aggregates(clock, settings.cohort_months)
+    quotas = Aggregates(clock, settings.cohort_months)
+    subscriptions = AggregatedTable(
+        app,
+        name="subscriptions",
+        partitions=by_kind[TopicKind.DEALS].partitions,
+        value_serializer="json",
+        aggregates=deals,
+        rebuild=_rebuild_deals,
+        beacon=app.tables.beacon,
+    )
+    quota_table = AggregatedTable(
+        app,
+        name="quotas",
+        partitions=by_kind[TopicKind.QUOTAS].partitions,
+        value_serializer="json",
+        aggregates=quotas,
+        rebuild=_rebuild_quotas,
+        beacon=app.tables.beacon,
+    )
+    app.tables.add(subscriptions)
+    app.tables.add(quota_table)
+
+    registry = CollectorRegistry()
+    metrics = PipelineMetrics(registry)
+    processor = Processor(
+        validator=Validator(
+            fx=FxTable(settings.base_currency, settings.fx_rates),
+            max_message_bytes=settings.max_message_bytes,
+            clock=clock,
+        ),
+        subscriptions=subscriptions,
+        quotas=quota_table,
+        deals=deals,
+        quota_totals=quotas,
+        limits=Limits(settings.max_reps, settings.max_lead_sources),
+        metrics=metrics,
+    )
+    registry.register(RetentionCollector(deals.snapshot, quotas.snapshot, deals.pending))
+    setup_prometheus_sensors(app, registry=registry, name_prefix="faust")
+
+    dead_letters = app.topic(
+        settings.topic_dead_letter, key_serializer="raw", value_serializer="raw"
+    )
+    for spec in inputs:
+        source = app.topic(spec.topic, key_serializer="raw", value_serializer="raw")
+        rekeyed = app.topic(
+            rekeyed_topic_name(settings, spec.topic),
+            partitions=spec.partitions,
+            internal=True,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        for topic in (source, rekeyed):
+            _add_agent(app, topic, spec, processor, rekeyed, dead_letters)
+    return Worker(app, processor, deals, quotas, registry)
+
+
+def _add_agent(
+    app: faust.App,
+    topic: faust.TopicT,
+    spec: Input,
+    processor: Processor,
+    rekeyed: faust.TopicT,
+    dead_letters: faust.TopicT,
+) -> None:
+    async def consume(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            record = event.message
+            timestamp_ms = int(record.timestamp * 1000) if record.timestamp else None
+            message = Message(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                timestamp_ms=timestamp_ms,
+                key=record.key,
+                value=record.value,
+            )
+            result = processor.process(spec.kind, message, source_topic=spec.topic)
+            if isinstance(result, Rejected):
+                await dead_letters.send(
+                    key=record.key,
+                    value=dead_letter_value(
+                        key=record.key,
+                        value=record.value,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        timestamp_ms=timestamp_ms,
+                        rejection=result.rejection,
+                    ),
+                )
+            elif isinstance(result, Rekey):
+                # Keep the original timestamp so the processing delay stays honest.
+                await rekeyed.send(
+                    key=result.key.encode(), value=record.value, timestamp=record.timestamp
+                )
+
+    name = topic.get_topic_name()
+    app.agent(topic, name=f"retained_mrr.{name}")(consume)

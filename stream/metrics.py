@@ -1,0 +1,117 @@
+"""Prometheus collector for the business series of SPEC section 4.
+
+It only reads the core: every scrape takes a fresh snapshot of the aggregates of
+the partitions this worker actively owns and builds new metric families from it,
+so series of moved or aged-out deals vanish at the next scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from stream.core.aggregates import Snapshot
+
+DEAL_LABELS = ["rep_id", "lead_source", "cohort"]
+
+# (family, help, labels, snapshot field); every value is additive across workers.
+BUSINESS_FAMILIES: tuple[tuple[str, str, list[str], str], ...] = (
+    ("sales_new_mrr", "MRR at close of deals closed in the cohort", DEAL_LABELS, "new_mrr"),
+    ("sales_deals_won", "Deals closed in the cohort", DEAL_LABELS, "deals_won"),
+    (
+        "sales_retained_mrr",
+        "MRR of the cohort's deals not churned as of now",
+        DEAL_LABELS,
+        "retained_mrr",
+    ),
+    ("sales_deals_retained", "Deals of the cohort not churned", DEAL_LABELS, "deals_retained"),
+    (
+        "sales_scheduled_churn_mrr",
+        "MRR of retained deals with a cancellation taking effect later",
+        DEAL_LABELS,
+        "scheduled_churn_mrr",
+    ),
+    (
+        "sales_churned_mrr",
+        "MRR of the cohort's deals churned as of now, by tenure at churn",
+        [*DEAL_LABELS, "tenure"],
+        "churned_mrr",
+    ),
+    (
+        "sales_deals_churned",
+        "Deals of the cohort churned as of now, by tenure at churn",
+        [*DEAL_LABELS, "tenure"],
+        "deals_churned",
+    ),
+    (
+        "sales_survival_base_mrr",
+        "MRR of deals old enough to tell whether they survived the horizon",
+        [*DEAL_LABELS, "horizon"],
+        "survival_base_mrr",
+    ),
+    (
+        "sales_survival_retained_mrr",
+        "MRR of base deals with no churn before close + horizon",
+        [*DEAL_LABELS, "horizon"],
+        "survival_retained_mrr",
+    ),
+)
+
+
+def _gauge(
+    name: str, documentation: str, labels: list[str], values: Mapping[Any, Decimal | int]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for label_values, value in values.items():
+        family.add_metric(list(label_values), float(value))
+    return family
+
+
+class RetentionCollector(Collector):
+    """Reads `deals()` and `quotas()` (snapshots of the worker's active partitions)."""
+
+    def __init__(
+        self,
+        deals: Callable[[], Snapshot],
+        quotas: Callable[[], Snapshot],
+        pending: Callable[[], int],
+    ) -> None:
+        self._deals = deals
+        self._quotas = quotas
+        self._pending = pending
+
+    def collect(self) -> Iterator[Metric]:
+        deals = self._deals()
+        quotas = self._quotas()
+        for name, documentation, labels, field in BUSINESS_FAMILIES:
+            yield _gauge(name, documentation, labels, getattr(deals, field))
+        yield _gauge(
+            "sales_quota_mrr",
+            "New MRR the rep should close in the month (base currency)",
+            ["rep_id", "cohort"],
+            quotas.quota_mrr,
+        )
+        ages: dict[tuple[str], int] = {(c,): a for c, a in quotas.cohort_age_months.items()}
+        ages.update({(c,): a for c, a in deals.cohort_age_months.items()})
+        yield _gauge(
+            "sales_cohort_age_months",
+            "Months between the cohort and the current month (0 = current); aggregate with max",
+            ["cohort"],
+            ages,
+        )
+        yield _gauge(
+            "sales_rep_info",
+            "Rep display name; value 1, aggregate with max",
+            ["rep_id", "rep_name"],
+            {(rep, name): 1 for rep, name in deals.rep_names.items()},
+        )
+        yield _gauge(
+            "sales_cancellations_pending",
+            "Cancellations waiting for their deal_won",
+            [],
+            {(): self._pending()},
+        )

@@ -1,0 +1,44 @@
+"""`retained-mrr worker`: check the input topics, build the Faust app, run it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import faust
+
+from stream.app import Input, build_app
+from stream.config import Settings
+from stream.topics import TopicsError, check_input_topics, partition_counts
+from stream.validation import TopicKind
+
+
+def inputs(settings: Settings) -> list[Input]:
+    counts = partition_counts(
+        settings, [settings.topic_deals, settings.topic_cancellations, settings.topic_quotas]
+    )
+    return [
+        Input(TopicKind.DEALS, settings.topic_deals, counts[settings.topic_deals]),
+        Input(
+            TopicKind.CANCELLATIONS,
+            settings.topic_cancellations,
+            counts[settings.topic_cancellations],
+        ),
+        Input(TopicKind.QUOTAS, settings.topic_quotas, counts[settings.topic_quotas]),
+    ]
+
+
+def run(settings: Settings, loglevel: str = "info") -> int:
+    """Run until stopped by a signal. Refuses to start, saying how to fix it, when the
+    input topics are missing or deals and cancellations differ in partition count."""
+    logging.basicConfig(level=loglevel.upper())
+    try:
+        check_input_topics(settings)
+        topology = inputs(settings)
+    except TopicsError as exc:
+        print(f"retained-mrr worker: {exc}", file=sys.stderr)
+        return 2
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = build_app(settings, topology)
+    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+    return 0
