@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from schemas import documents
-from stream import publish, topics
+from stream import publish, report_cli, simulate_cli, topics
 from stream.config import ConfigError, Settings
 
 __all__ = ["COMMANDS", "Subparsers", "main"]
@@ -69,6 +69,8 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     topics.register,
     publish.register,
     _register_schemas,
+    simulate_cli.register,
+    report_cli.register,
 )
 
 
