@@ -58,8 +58,9 @@ def topic_specs(settings: Settings) -> tuple[TopicSpec, ...]:
     return (
         TopicSpec(settings.topic_deals, settings.partitions),
         TopicSpec(settings.topic_cancellations, settings.partitions),
-        # Only the latest quota per (rep, month) matters: compaction keeps the topic small.
-        TopicSpec(settings.topic_quotas, settings.partitions, {"cleanup.policy": "compact"}),
+        # Keyed by rep_id (SPEC), so compaction would keep only each rep's latest month:
+        # quotas are kept forever instead; they are few.
+        TopicSpec(settings.topic_quotas, settings.partitions, {"retention.ms": "-1"}),
         # Dead letters are evidence for upstream teams; they must outlive any incident.
         TopicSpec(settings.topic_dead_letter, settings.partitions, {"retention.ms": "-1"}),
     )
@@ -192,7 +193,7 @@ def register(subparsers: Subparsers) -> None:
     create = actions.add_parser(
         "create",
         help="create every topic (idempotent)",
-        description="Create the deals, cancellations, quotas (compacted) and dead-letter"
+        description="Create the deals, cancellations, quotas (kept forever) and dead-letter"
         " (kept forever) topics with RETAINED_MRR_PARTITIONS partitions. Existing topics are"
         " left alone and reported; exits 1 if deals and cancellations differ in partitions.",
     )

@@ -70,7 +70,7 @@ def test_create_twice_creates_once(kafka_bootstrap: str) -> None:
     assert second.partitions == dict.fromkeys(names, 3)
     assert (second.errors, second.warnings) == ([], [])
 
-    assert topic_overrides(kafka_bootstrap, settings.topic_quotas) == {"cleanup.policy": "compact"}
+    assert topic_overrides(kafka_bootstrap, settings.topic_quotas) == {"retention.ms": "-1"}
     assert topic_overrides(kafka_bootstrap, settings.topic_dead_letter) == {"retention.ms": "-1"}
     assert topic_overrides(kafka_bootstrap, settings.topic_deals) == {}
     assert topic_overrides(kafka_bootstrap, settings.topic_cancellations) == {}
@@ -117,7 +117,7 @@ def test_partition_mismatch_is_an_error_with_the_fix(
     assert f"--topic {settings.topic_cancellations} --partitions 4" in str(raised.value)
 
 
-def test_existing_quota_topic_that_is_not_compacted_gets_a_warning(kafka_bootstrap: str) -> None:
+def test_existing_quota_topic_that_expires_quotas_gets_a_warning(kafka_bootstrap: str) -> None:
     settings = fresh_settings(kafka_bootstrap, partitions=1)
     create_plain_topics(kafka_bootstrap, [settings.topic_quotas], partitions=1)
 
@@ -125,9 +125,9 @@ def test_existing_quota_topic_that_is_not_compacted_gets_a_warning(kafka_bootstr
     assert report.existing == [settings.topic_quotas]
     assert report.errors == []
     assert report.warnings == [
-        f"{settings.topic_quotas}: cleanup.policy should be compact; fix: kafka-configs.sh"
+        f"{settings.topic_quotas}: retention.ms should be -1; fix: kafka-configs.sh"
         f" --alter --entity-type topics --entity-name {settings.topic_quotas}"
-        " --add-config cleanup.policy=compact"
+        " --add-config retention.ms=-1"
     ]
 
 
