@@ -38,7 +38,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class AggregatedTable(faust.Table):  # type: ignore[misc]
+class AggregatedTable(faust.Table[str, Any]):
     """A table whose derived aggregates cover exactly its actively owned partitions.
 
     After each rebalance the aggregates of revoked (or re-assigned) partitions are
@@ -205,19 +205,27 @@ def build_app(
             value_serializer="raw",
         )
         for topic in (source, rekeyed):
-            _add_agent(app, topic, spec, processor, rekeyed, dead_letters)
+            _add_agent(
+                app,
+                topic=topic,
+                spec=spec,
+                processor=processor,
+                rekeyed=rekeyed,
+                dead_letters=dead_letters,
+            )
     return Worker(app, processor, deals, quotas, registry)
 
 
 def _add_agent(
     app: faust.App,
+    *,
     topic: faust.TopicT,
     spec: Input,
     processor: Processor,
     rekeyed: faust.TopicT,
     dead_letters: faust.TopicT,
 ) -> None:
-    async def consume(stream: faust.StreamT) -> None:
+    async def consume(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             record = event.message
             timestamp_ms = int(record.timestamp * 1000) if record.timestamp else None

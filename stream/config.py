@@ -29,7 +29,9 @@ def parse_fx_rates(text: str) -> dict[str, Decimal]:
         try:
             rate = Decimal(value.strip())
         except InvalidOperation:
-            raise ConfigError(f"{PREFIX}FX_RATES: rate of {code} {value!r} is not a number") from None
+            raise ConfigError(
+                f"{PREFIX}FX_RATES: rate of {code} {value!r} is not a number"
+            ) from None
         if not rate.is_finite() or rate <= 0:
             raise ConfigError(f"{PREFIX}FX_RATES: rate of {code} must be > 0, got {value!r}")
         rates[code] = rate

@@ -38,7 +38,7 @@ class PipelineMetrics:
         )
         self.rekeyed = Counter(
             "sales_events_rekeyed",
-            "Messages whose Kafka key was not their join key, re-routed through a repartition topic",
+            "Messages keyed by something other than their join key, re-routed by the join key",
             ["topic"],
             registry=registry,
         )

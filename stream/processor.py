@@ -11,7 +11,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import DealWon, QuotaSet, SubscriptionCancelled
+from schemas.events import QuotaSet
 from stream.core.aggregates import Aggregates
 from stream.core.facts import CancellationFacts, DealFacts, QuotaFacts
 from stream.core.quotas import Quota, apply_quota, quota_key
@@ -152,9 +152,12 @@ class Processor:
     def _cardinality(self, facts: DealFacts, old: Subscription | None) -> Rejection | None:
         """Refuse a deal that would add a rep or lead source beyond the configured limits,
         so an upstream bug inventing ids cannot flood Prometheus with series."""
-        if old is not None and old.deal is not None:
-            if old.deal.rep_id == facts.rep_id and old.deal.lead_source == facts.lead_source:
-                return None
+        previous = old.deal if old is not None else None
+        if previous is not None and (previous.rep_id, previous.lead_source) == (
+            facts.rep_id,
+            facts.lead_source,
+        ):
+            return None
         reps = self._deals.rep_ids()
         if facts.rep_id not in reps and len(reps) >= self._limits.max_reps:
             return Rejection(

@@ -65,7 +65,9 @@ def test_aiokafka_produce_consume(kafka_bootstrap: str) -> None:
     assert got == [(b"k%d" % i, b"v%d" % i) for i in range(10)]
 
 
-def test_faust_worker_counts_into_a_changelogged_table(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_faust_worker_counts_into_a_changelogged_table(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     topic, app_id, port = unique("smoke-faust"), unique("smoke-app"), free_port()
     create_topics(kafka_bootstrap, [topic])
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")

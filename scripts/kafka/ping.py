@@ -16,7 +16,9 @@ CLIENT_ID = b"kafka-local-ping"
 
 
 def metadata_request(correlation_id: int) -> bytes:
-    header = struct.pack(">hhih", METADATA_API_KEY, METADATA_VERSION, correlation_id, len(CLIENT_ID))
+    header = struct.pack(
+        ">hhih", METADATA_API_KEY, METADATA_VERSION, correlation_id, len(CLIENT_ID)
+    )
     # topics = null (all topics), allow_auto_topic_creation = false
     body = struct.pack(">i?", -1, False)
     payload = header + CLIENT_ID + body

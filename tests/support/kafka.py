@@ -23,7 +23,8 @@ def bootstrap_from_env() -> str:
 
 
 def answers(bootstrap: str) -> bool:
-    return subprocess.run([sys.executable, str(PING), bootstrap], capture_output=True).returncode == 0
+    probe = subprocess.run([sys.executable, str(PING), bootstrap], capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def unique(prefix: str) -> str:

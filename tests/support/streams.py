@@ -80,13 +80,19 @@ class StreamBuilder:
         for i in range(subscriptions):
             sub = f"sub-{i:05d}"
             closed = self.now - timedelta(minutes=rng.randint(60, 60 * 24 * 420))
-            deal = self.deal(sub, 0, rep=rng.choice(REPS), source=rng.choice(LEAD_SOURCES),
-                             closed=closed)
+            deal = self.deal(
+                sub, 0, rep=rng.choice(REPS), source=rng.choice(LEAD_SOURCES), closed=closed
+            )
             deals = [deal]
             if rng.random() < 0.1:  # a correction moving rep, lead source, close or MRR
                 deals.append(
-                    self.deal(sub, 1, rep=rng.choice(REPS), source=rng.choice(LEAD_SOURCES),
-                              closed=closed + timedelta(minutes=rng.randint(-3000, 3000)))
+                    self.deal(
+                        sub,
+                        1,
+                        rep=rng.choice(REPS),
+                        source=rng.choice(LEAD_SOURCES),
+                        closed=closed + timedelta(minutes=rng.randint(-3000, 3000)),
+                    )
                 )
             cancel = self._maybe_cancellation(sub, closed) if rng.random() < 0.45 else None
             if cancel is not None and rng.random() < 0.2:  # cancellation before its deal
@@ -147,12 +153,22 @@ class StreamBuilder:
         }
 
     def _invalid(self, sub: str) -> Record:
-        body = self.rng.choice([
-            b"{not json",
-            json.dumps({"type": "deal_won", "event_id": f"{sub}-bad", "subscription_id": sub}).encode(),
-            json.dumps({"type": "subscription_cancelled", "event_id": f"{sub}-bad-cur",
-                        "subscription_id": sub, "cancelled_at": "yesterday"}).encode(),
-        ])
+        body = self.rng.choice(
+            [
+                b"{not json",
+                json.dumps(
+                    {"type": "deal_won", "event_id": f"{sub}-bad", "subscription_id": sub}
+                ).encode(),
+                json.dumps(
+                    {
+                        "type": "subscription_cancelled",
+                        "event_id": f"{sub}-bad-cur",
+                        "subscription_id": sub,
+                        "cancelled_at": "yesterday",
+                    }
+                ).encode(),
+            ]
+        )
         return Record("deal_won", sub.encode(), body, None)
 
 

@@ -106,6 +106,7 @@ def counter(samples: Mapping[Series, float], name: str, **labels: str) -> float:
     """Sum of a counter's samples whose labels include `labels`."""
     wanted = set(labels.items())
     return sum(
-        value for (sample, label_set), value in samples.items()
+        value
+        for (sample, label_set), value in samples.items()
         if sample == name and wanted <= label_set
     )
