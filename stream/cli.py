@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from schemas import documents
-from stream import publish, report_cli, simulate_cli, topics
+from stream import demo, publish, report_cli, simulate_cli, topics
 from stream.config import ConfigError, Settings
 
 __all__ = ["COMMANDS", "Subparsers", "main"]
@@ -71,6 +71,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     _register_schemas,
     simulate_cli.register,
     report_cli.register,
+    demo.register,
 )
 
 
@@ -94,3 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -157,9 +157,16 @@ def partition_counts(settings: Settings, names: list[str]) -> dict[str, int]:
         admin.close()
 
 
-def check_input_topics(settings: Settings) -> None:
-    """Raise `TopicsError` unless the input topics exist and deals/cancellations co-partition."""
-    names = [settings.topic_deals, settings.topic_cancellations, settings.topic_quotas]
+def check_input_topics(settings: Settings) -> dict[str, int]:
+    """Partition counts of the worker's topics; raise `TopicsError` unless all exist (the
+    dead-letter topic too: without it rejections would stall the worker) and deals and
+    cancellations co-partition."""
+    names = [
+        settings.topic_deals,
+        settings.topic_cancellations,
+        settings.topic_quotas,
+        settings.topic_dead_letter,
+    ]
     counts = partition_counts(settings, names)
     missing = [name for name in names if name not in counts]
     if missing:
@@ -167,6 +174,7 @@ def check_input_topics(settings: Settings) -> None:
     mismatch = _join_mismatch(settings, counts)
     if mismatch:
         raise TopicsError(mismatch)
+    return counts
 
 
 def _run_create(args: argparse.Namespace) -> int:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 
 import faust
 
 from stream.app import Input, build_app
 from stream.config import Settings
-from stream.topics import TopicsError, check_input_topics, partition_counts
+from stream.topics import TopicsError, check_input_topics
 from stream.validation import TopicKind
 
 
-def inputs(settings: Settings) -> list[Input]:
-    counts = partition_counts(
-        settings, [settings.topic_deals, settings.topic_cancellations, settings.topic_quotas]
-    )
+def inputs(settings: Settings, counts: Mapping[str, int]) -> list[Input]:
     return [
         Input(TopicKind.DEALS, settings.topic_deals, counts[settings.topic_deals]),
         Input(
@@ -33,8 +31,7 @@ def run(settings: Settings, loglevel: str = "info") -> int:
     input topics are missing or deals and cancellations differ in partition count."""
     logging.basicConfig(level=loglevel.upper())
     try:
-        check_input_topics(settings)
-        topology = inputs(settings)
+        topology = inputs(settings, check_input_topics(settings))
     except TopicsError as exc:
         print(f"retained-mrr worker: {exc}", file=sys.stderr)
         return 2

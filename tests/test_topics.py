@@ -74,7 +74,7 @@ def test_create_twice_creates_once(kafka_bootstrap: str) -> None:
     assert topic_overrides(kafka_bootstrap, settings.topic_dead_letter) == {"retention.ms": "-1"}
     assert topic_overrides(kafka_bootstrap, settings.topic_deals) == {}
     assert topic_overrides(kafka_bootstrap, settings.topic_cancellations) == {}
-    check_input_topics(settings)
+    assert check_input_topics(settings) == dict.fromkeys(names, 3)
 
 
 def test_cli_create_prints_what_it_created_then_what_existed(
@@ -113,7 +113,7 @@ def test_partition_mismatch_is_an_error_with_the_fix(
     assert f"--topic {settings.topic_cancellations} --partitions 4" in captured.err
 
     with pytest.raises(TopicsError, match="must be equal") as raised:
-        check_input_topics(settings)
+        assert check_input_topics(settings) == dict.fromkeys(names, 3)
     assert f"--topic {settings.topic_cancellations} --partitions 4" in str(raised.value)
 
 
@@ -136,10 +136,10 @@ def test_check_names_the_missing_topics_and_the_command(kafka_bootstrap: str) ->
     create_plain_topics(kafka_bootstrap, [settings.topic_deals], partitions=3)
 
     with pytest.raises(TopicsError) as raised:
-        check_input_topics(settings)
+        assert check_input_topics(settings) == dict.fromkeys(names, 3)
     assert str(raised.value) == (
-        f"missing topics: {settings.topic_cancellations}, {settings.topic_quotas};"
-        " run `retained-mrr topics create`"
+        f"missing topics: {settings.topic_cancellations}, {settings.topic_quotas},"
+        f" {settings.topic_dead_letter}; run `retained-mrr topics create`"
     )
     assert partition_counts(settings, [settings.topic_deals, settings.topic_quotas]) == {
         settings.topic_deals: 3
