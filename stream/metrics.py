@@ -107,7 +107,7 @@ class RetentionCollector(Collector):
             "sales_rep_info",
             "Rep display name; value 1, aggregate with max",
             ["rep_id", "rep_name"],
-            {(rep, name): 1 for rep, name in deals.rep_names.items()},
+            dict.fromkeys(deals.rep_names.items(), 1),
         )
         yield _gauge(
             "sales_cancellations_pending",

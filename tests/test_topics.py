@@ -113,7 +113,7 @@ def test_partition_mismatch_is_an_error_with_the_fix(
     assert f"--topic {settings.topic_cancellations} --partitions 4" in captured.err
 
     with pytest.raises(TopicsError, match="must be equal") as raised:
-        assert check_input_topics(settings) == dict.fromkeys(names, 3)
+        check_input_topics(settings)
     assert f"--topic {settings.topic_cancellations} --partitions 4" in str(raised.value)
 
 
@@ -136,7 +136,7 @@ def test_check_names_the_missing_topics_and_the_command(kafka_bootstrap: str) ->
     create_plain_topics(kafka_bootstrap, [settings.topic_deals], partitions=3)
 
     with pytest.raises(TopicsError) as raised:
-        assert check_input_topics(settings) == dict.fromkeys(names, 3)
+        check_input_topics(settings)
     assert str(raised.value) == (
         f"missing topics: {settings.topic_cancellations}, {settings.topic_quotas},"
         f" {settings.topic_dead_letter}; run `retained-mrr topics create`"
