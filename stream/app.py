@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry
 
 from stream.config import Settings
 from stream.core.aggregates import Aggregates
-from stream.core.money import FxTable
 from stream.core.quotas import Quota
 from stream.core.subscription import Subscription
 from stream.deadletter import dead_letter_value
@@ -54,9 +53,10 @@ class AggregatedTable(faust.Table[str, Any]):
         rebuild: Callable[[Aggregates, int, Iterable[Any]], None],
         **kwargs: Any,
     ) -> None:
-        super().__init__(app, **kwargs)
+        super().__init__(app, beacon=app.tables.beacon, **kwargs)
         self.aggregates = aggregates
         self._rebuild = rebuild
+        app.tables.add(self)
 
     def _own(self, tps: Iterable[TP]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == self.changelog_topic_name}
@@ -160,7 +160,6 @@ def build_app(
         key_type=str,
         aggregates=deals,
         rebuild=_rebuild_deals,
-        beacon=app.tables.beacon,
     )
     quota_table = AggregatedTable(
         app,
@@ -169,19 +168,12 @@ def build_app(
         key_type=str,
         aggregates=quotas,
         rebuild=_rebuild_quotas,
-        beacon=app.tables.beacon,
     )
-    app.tables.add(subscriptions)
-    app.tables.add(quota_table)
 
     registry = CollectorRegistry()
     metrics = PipelineMetrics(registry)
     processor = Processor(
-        validator=Validator(
-            fx=FxTable(settings.base_currency, settings.fx_rates),
-            max_message_bytes=settings.max_message_bytes,
-            clock=clock,
-        ),
+        validator=Validator.from_settings(settings, clock),
         subscriptions=subscriptions,
         quotas=quota_table,
         deals=deals,

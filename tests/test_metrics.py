@@ -1,0 +1,69 @@
+"""The collector reads the core afresh on every scrape (private registry, no server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from stream.core.aggregates import Aggregates
+from stream.core.quotas import apply_quota
+from stream.core.subscription import apply_cancellation, apply_deal
+from stream.metrics import RetentionCollector
+from tests.core.builders import cancellation, deal, quota
+
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
+
+
+def registry_for(deals: Aggregates, quotas: Aggregates) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(RetentionCollector(deals.snapshot, quotas.snapshot, deals.pending))
+    return registry
+
+
+def test_families_labels_and_values() -> None:
+    deals, quotas = Aggregates(lambda: NOW, 12), Aggregates(lambda: NOW, 12)
+    deals.assign(0, ())
+    quotas.assign(0, ())
+    sub, _ = apply_deal(None, deal("s1", rep_name="Juan P."), 0)
+    deals.replace(0, None, sub)
+    cancelled, _ = apply_cancellation(sub, cancellation("s1", effective_at="2026-02-20"), 0)
+    deals.replace(0, sub, cancelled)
+    q, _ = apply_quota(None, quota(), 0)
+    quotas.replace_quota(0, None, q)
+    registry = registry_for(deals, quotas)
+
+    labels = {"rep_id": "juan", "lead_source": "outbound", "cohort": "2026-01"}
+    value = registry.get_sample_value
+    assert value("sales_new_mrr", labels) == 5000
+    assert value("sales_deals_won", labels) == 1
+    assert value("sales_retained_mrr", labels) == 0  # exported at zero: the ratio needs it
+    assert value("sales_deals_retained", labels) == 0
+    assert value("sales_scheduled_churn_mrr", labels) == 0
+    assert value("sales_churned_mrr", {**labels, "tenure": "31-90d"}) == 5000
+    assert value("sales_deals_churned", {**labels, "tenure": "31-90d"}) == 1
+    assert value("sales_survival_base_mrr", {**labels, "horizon": "90d"}) == 5000
+    assert value("sales_survival_retained_mrr", {**labels, "horizon": "90d"}) == 0
+    assert value("sales_survival_retained_mrr", {**labels, "horizon": "30d"}) == 5000
+    assert value("sales_survival_base_mrr", {**labels, "horizon": "365d"}) is None
+    assert value("sales_quota_mrr", {"rep_id": "juan", "cohort": "2026-01"}) == 90000
+    assert value("sales_cohort_age_months", {"cohort": "2026-07"}) == 0
+    assert value("sales_cohort_age_months", {"cohort": "2025-08"}) == 11
+    assert value("sales_cohort_age_months", {"cohort": "2025-07"}) is None
+    assert value("sales_rep_info", {"rep_id": "juan", "rep_name": "Juan P."}) == 1
+    assert value("sales_cancellations_pending") == 0
+
+
+def test_a_correction_leaves_no_stale_series() -> None:
+    deals, quotas = Aggregates(lambda: NOW, 12), Aggregates(lambda: NOW, 12)
+    deals.assign(0, ())
+    registry = registry_for(deals, quotas)
+    first, _ = apply_deal(None, deal("s1", rep_id="juan"), 0)
+    deals.replace(0, None, first)
+    assert b'rep_id="juan"' in generate_latest(registry)
+
+    moved, _ = apply_deal(first, deal("s1", event_id="fix", rep_id="miguel"), 0)
+    deals.replace(0, first, moved)
+    text = generate_latest(registry).decode()
+    assert 'rep_id="juan"' not in text
+    assert 'sales_new_mrr{cohort="2026-01",lead_source="outbound",rep_id="miguel"} 5000.0' in text
