@@ -150,6 +150,8 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         topic_replication_factor=1,
         topic_allow_declare=True,
+        # Every event writes the changelog; lingering lets those writes share requests.
+        producer_linger=0.01,
     )
     deals = Aggregates(clock, settings.cohort_months)
     quotas = Aggregates(clock, settings.cohort_months)

@@ -158,21 +158,25 @@ class Processor:
             facts.lead_source,
         ):
             return None
-        reps = self._deals.rep_ids()
-        if facts.rep_id not in reps and len(reps) >= self._limits.max_reps:
-            return Rejection(
-                Reason.CARDINALITY_LIMIT,
-                f"rep_id {facts.rep_id!r} would be rep number {len(reps) + 1}; "
-                f"RETAINED_MRR_MAX_REPS is {self._limits.max_reps}",
-            )
-        sources = self._deals.lead_sources()
-        if facts.lead_source not in sources and len(sources) >= self._limits.max_lead_sources:
-            return Rejection(
-                Reason.CARDINALITY_LIMIT,
-                f"lead_source {facts.lead_source!r} would be lead source number "
-                f"{len(sources) + 1}; RETAINED_MRR_MAX_LEAD_SOURCES is "
-                f"{self._limits.max_lead_sources}",
-            )
+        # Known ids are the common case and cost O(partitions); only a new id counts all.
+        deals = self._deals
+        if not deals.has_rep(facts.rep_id):
+            reps = len(deals.rep_ids())
+            if reps >= self._limits.max_reps:
+                return Rejection(
+                    Reason.CARDINALITY_LIMIT,
+                    f"rep_id {facts.rep_id!r} would be rep number {reps + 1}; "
+                    f"RETAINED_MRR_MAX_REPS is {self._limits.max_reps}",
+                )
+        if not deals.has_lead_source(facts.lead_source):
+            sources = len(deals.lead_sources())
+            if sources >= self._limits.max_lead_sources:
+                return Rejection(
+                    Reason.CARDINALITY_LIMIT,
+                    f"lead_source {facts.lead_source!r} would be lead source number "
+                    f"{sources + 1}; RETAINED_MRR_MAX_LEAD_SOURCES is "
+                    f"{self._limits.max_lead_sources}",
+                )
         return None
 
     def _record(self, result: Result, message: Message, topic: str) -> None:

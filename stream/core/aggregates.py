@@ -88,6 +88,13 @@ class Aggregates:
     def lead_sources(self) -> set[str]:
         return set().union(*(part.lead_sources() for part in self._parts.values()))
 
+    def has_rep(self, rep_id: str) -> bool:
+        """O(partitions), unlike `rep_ids()`: cheap enough to ask on every event."""
+        return any(rep_id in part.rep_ids() for part in self._parts.values())
+
+    def has_lead_source(self, lead_source: str) -> bool:
+        return any(lead_source in part.lead_sources() for part in self._parts.values())
+
     def pending(self) -> int:
         return sum(part.pending for part in self._parts.values())
 
