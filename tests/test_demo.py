@@ -124,7 +124,9 @@ def _topics_of(bootstrap: str, app_id: str) -> list[str]:
         admin.close()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "hangup"]
+)
 def test_demo_shows_juan_above_quota_but_behind_miguel_then_stops_everything(
     kafka_bootstrap: str, tmp_path: Path, stop: signal.Signals
 ) -> None:
