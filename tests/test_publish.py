@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,8 @@ from stream.config import Settings
 from stream.publish import read_events, send_events
 from stream.topics import create_topics
 from stream.validation import Reason, TopicKind, Validator
-from tests.support.kafka import read_all, unique
+from tests.support.kafka import read_all
+from tests.support.settings import export, fresh_settings
 
 DATA = Path(__file__).parent / "data" / "contract"
 
@@ -29,26 +29,9 @@ DATA = Path(__file__).parent / "data" / "contract"
 @pytest.fixture
 def settings(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Fresh topics (2 partitions each), also exported as the CLI's environment."""
-    fresh = dataclasses.replace(
-        Settings(),
-        kafka_bootstrap=kafka_bootstrap,
-        topic_deals=unique("deals"),
-        topic_cancellations=unique("cancellations"),
-        topic_quotas=unique("quotas"),
-        topic_dead_letter=unique("dead-letter"),
-        partitions=2,
-        fx_rates={"EUR": Decimal("1.08")},
-    )
+    fresh = fresh_settings(kafka_bootstrap, partitions=2, fx_rates={"EUR": Decimal("1.08")})
     create_topics(fresh)
-    for name, value in {
-        "KAFKA_BOOTSTRAP": fresh.kafka_bootstrap,
-        "TOPIC_DEALS": fresh.topic_deals,
-        "TOPIC_CANCELLATIONS": fresh.topic_cancellations,
-        "TOPIC_QUOTAS": fresh.topic_quotas,
-        "TOPIC_DEAD_LETTER": fresh.topic_dead_letter,
-        "FX_RATES": "EUR=1.08",
-    }.items():
-        monkeypatch.setenv(f"RETAINED_MRR_{name}", value)
+    export(fresh, monkeypatch)
     yield fresh
 
 

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from stream.cli import main
-from stream.config import Settings
 from stream.topics import TopicsError, check_input_topics, create_topics, partition_counts
 from tests.support.kafka import create_topics as create_plain_topics
-from tests.support.kafka import unique
-
-
-def fresh_settings(bootstrap: str, partitions: int = 3) -> Settings:
-    return dataclasses.replace(
-        Settings(),
-        kafka_bootstrap=bootstrap,
-        topic_deals=unique("deals"),
-        topic_cancellations=unique("cancellations"),
-        topic_quotas=unique("quotas"),
-        topic_dead_letter=unique("dead-letter"),
-        partitions=partitions,
-    )
-
-
-def as_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TOPIC_DEALS": settings.topic_deals,
-        "TOPIC_CANCELLATIONS": settings.topic_cancellations,
-        "TOPIC_QUOTAS": settings.topic_quotas,
-        "TOPIC_DEAD_LETTER": settings.topic_dead_letter,
-        "PARTITIONS": str(settings.partitions),
-    }.items():
-        monkeypatch.setenv(f"RETAINED_MRR_{name}", value)
+from tests.support.settings import export, fresh_settings
 
 
 def topic_overrides(bootstrap: str, topic: str) -> dict[str, str]:
@@ -50,7 +23,7 @@ def topic_overrides(bootstrap: str, topic: str) -> dict[str, str]:
 
 
 def test_create_twice_creates_once(kafka_bootstrap: str) -> None:
-    settings = fresh_settings(kafka_bootstrap)
+    settings = fresh_settings(kafka_bootstrap, partitions=3)
     names = [
         settings.topic_deals,
         settings.topic_cancellations,
@@ -81,7 +54,7 @@ def test_cli_create_prints_what_it_created_then_what_existed(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = fresh_settings(kafka_bootstrap, partitions=2)
-    as_env(settings, monkeypatch)
+    export(settings, monkeypatch)
 
     assert main(["topics", "create"]) == 0
     out = capsys.readouterr().out
@@ -100,7 +73,7 @@ def test_partition_mismatch_is_an_error_with_the_fix(
 ) -> None:
     settings = fresh_settings(kafka_bootstrap, partitions=4)
     create_plain_topics(kafka_bootstrap, [settings.topic_cancellations], partitions=2)
-    as_env(settings, monkeypatch)
+    export(settings, monkeypatch)
 
     assert main(["topics", "create"]) == 1
     captured = capsys.readouterr()
@@ -132,7 +105,7 @@ def test_existing_quota_topic_that_expires_quotas_gets_a_warning(kafka_bootstrap
 
 
 def test_check_names_the_missing_topics_and_the_command(kafka_bootstrap: str) -> None:
-    settings = fresh_settings(kafka_bootstrap)
+    settings = fresh_settings(kafka_bootstrap, partitions=3)
     create_plain_topics(kafka_bootstrap, [settings.topic_deals], partitions=3)
 
     with pytest.raises(TopicsError) as raised:

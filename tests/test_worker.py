@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from stream.config import Settings
+from stream.config import Settings, parse_fx_rates
 from stream.topics import create_topics
 from tests.core.reference import Reference
 from tests.support.expected import business, expected_series, reference_of
 from tests.support.kafka import create_topics as create_topics_named
 from tests.support.kafka import read_all, unique
+from tests.support.settings import fresh_settings, settings_env
 from tests.support.streams import FX_SETTING, Record, StreamBuilder
 from tests.support.worker import Series, WorkerProcess, counter
 
@@ -47,35 +48,7 @@ class Published:
         return Counter(self.topic(r) for r in self.records)
 
     def env(self, **extra: str) -> dict[str, str]:
-        s = self.settings
-        return {
-            "RETAINED_MRR_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
-            "RETAINED_MRR_APP_ID": s.app_id,
-            "RETAINED_MRR_TOPIC_DEALS": s.topic_deals,
-            "RETAINED_MRR_TOPIC_CANCELLATIONS": s.topic_cancellations,
-            "RETAINED_MRR_TOPIC_QUOTAS": s.topic_quotas,
-            "RETAINED_MRR_TOPIC_DEAD_LETTER": s.topic_dead_letter,
-            "RETAINED_MRR_FX_RATES": FX_SETTING,
-            "RETAINED_MRR_STORE": "memory://",
-            **extra,
-        }
-
-
-def fresh_settings(bootstrap: str) -> Settings:
-    settings = Settings.from_env(
-        {
-            "RETAINED_MRR_KAFKA_BOOTSTRAP": bootstrap,
-            "RETAINED_MRR_APP_ID": unique("worker-test"),
-            "RETAINED_MRR_TOPIC_DEALS": unique("deals"),
-            "RETAINED_MRR_TOPIC_CANCELLATIONS": unique("cancellations"),
-            "RETAINED_MRR_TOPIC_QUOTAS": unique("quotas"),
-            "RETAINED_MRR_TOPIC_DEAD_LETTER": unique("dead-letter"),
-            "RETAINED_MRR_PARTITIONS": str(PARTITIONS),
-            "RETAINED_MRR_FX_RATES": FX_SETTING,
-        }
-    )
-    create_topics(settings)
-    return settings
+        return settings_env(self.settings) | extra
 
 
 def publish(published: Published, records: Sequence[Record]) -> None:
@@ -89,7 +62,10 @@ def publish(published: Published, records: Sequence[Record]) -> None:
 
 
 def build_stream(bootstrap: str, seed: int) -> Published:
-    settings = fresh_settings(bootstrap)
+    settings = fresh_settings(
+        bootstrap, partitions=PARTITIONS, fx_rates=parse_fx_rates(FX_SETTING), store="memory://"
+    )
+    create_topics(settings)
     records = StreamBuilder(seed, datetime.now(UTC)).build(SUBSCRIPTIONS)
     return Published(settings, records, reference_of(records, settings))
 
@@ -182,7 +158,8 @@ def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
 def start(
     published: Published, tmp_path: Path, started: list[WorkerProcess], **env: str
 ) -> WorkerProcess:
-    worker = WorkerProcess(published.env(**env), tmp_path / f"worker-{len(started)}.log")
+    own = {"RETAINED_MRR_DATA_DIR": str(tmp_path / f"data-{len(started)}")}
+    worker = WorkerProcess(published.env(**own | env), tmp_path / f"worker-{len(started)}.log")
     started.append(worker)
     return worker.start()
 
