@@ -130,7 +130,13 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--rate", type=parse_rate, metavar="N/s", help="live events per second")
     parser.add_argument("--duration", type=parse_duration, help="stop live mode after, e.g. 5m")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--now", type=parse_time, help="RFC 3339; default: the wall clock")
+    parser.add_argument(
+        "--now",
+        type=parse_time,
+        help="RFC 3339; where the history ends and the live stream starts. Default: the"
+        " history ends at the start of today (UTC), so a seed gives the same file all day,"
+        " and the live stream starts at the wall clock",
+    )
     parser.add_argument("--out", type=Path, help="write JSON Lines here instead of Kafka")
     parser.add_argument(
         "--rep",
@@ -152,13 +158,16 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def _records(simulator: Simulator, args: argparse.Namespace, now: datetime) -> Iterator[Record]:
+def _records(simulator: Simulator, args: argparse.Namespace) -> Iterator[Record]:
+    wall = datetime.now(UTC).replace(microsecond=0)
     months = args.history or (None if args.rate else 12)
     if months:
-        yield from simulator.history(now, months)
+        end = args.now or wall.replace(hour=0, minute=0, second=0)
+        yield from simulator.history(end, months)
     if args.rate:
-        print(f"live: {args.rate}/s from {now:%Y-%m-%dT%H:%M:%SZ}, Ctrl-C stops", file=sys.stderr)
-        yield from simulator.live(paced_clock(now, args.rate, args.duration))
+        start = args.now or wall
+        print(f"live: {args.rate}/s from {start:%Y-%m-%dT%H:%M:%SZ}, Ctrl-C stops", file=sys.stderr)
+        yield from simulator.live(paced_clock(start, args.rate, args.duration))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,12 +194,11 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     )
     rates = ",".join(f"{code}={rate}" for code, rate in sorted(fx_rates.items()))
     print(f"FX rates: {rates} (the worker needs RETAINED_MRR_FX_RATES={rates})", file=sys.stderr)
-    now = args.now or datetime.now(UTC).replace(microsecond=0)
     simulator = Simulator(config, args.seed)
     sink: Sink = FileSink(args.out.open("wb")) if args.out else KafkaSink(settings)
     faults_seen: Counter[str] = Counter()
     try:
-        for record in _records(simulator, args, now):
+        for record in _records(simulator, args):
             sink.send(record)
             null_key = "null_key" if record.key is None else None
             faults_seen.update(fault for fault in (record.fault, null_key) if fault)

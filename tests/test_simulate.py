@@ -63,17 +63,17 @@ def test_same_seed_and_now_give_the_same_records_and_another_seed_does_not() -> 
     assert [record.raw for record in first] != [record.raw for record in other]
 
 
-def test_cli_out_file_is_byte_identical_across_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "now", [["--now", "2026-07-01T00:00:00Z"], []], ids=["fixed-now", "default-now"]
+)
+def test_cli_out_file_is_byte_identical_across_runs(tmp_path: Path, now: list[str]) -> None:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     outputs = []
     for name in ("a.jsonl", "b.jsonl"):
         out = tmp_path / name
         args = parser.parse_args(
-            [
-                *("simulate", "--seed", "5", "--now", "2026-07-01T00:00:00Z"),
-                *("--history", "3m", "--out", str(out)),
-            ]
+            ["simulate", "--seed", "5", *now, "--history", "3m", "--out", str(out)]
         )
         assert simulate(args, SETTINGS) == 0
         outputs.append(out.read_bytes())
