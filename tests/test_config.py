@@ -1,0 +1,79 @@
+"""Settings from RETAINED_MRR_* variables: defaults, parsing, and errors naming the variable."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from stream.config import ConfigError, Settings, parse_fx_rates
+from tests.support.settings import settings_env
+
+
+def test_defaults_are_the_specs() -> None:
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap == "localhost:9092"
+    assert settings.app_id == "retained-mrr"
+    assert (settings.topic_deals, settings.topic_cancellations) == (
+        "deals.won",
+        "subscriptions.cancelled",
+    )
+    assert (settings.topic_quotas, settings.topic_dead_letter) == (
+        "sales.quotas",
+        "retained-mrr.dead-letter",
+    )
+    assert (settings.partitions, settings.cohort_months, settings.web_port) == (8, 12, 6066)
+    assert (settings.base_currency, settings.fx_rates) == ("USD", {})
+    assert settings.store == "rocksdb://"
+
+
+def test_values_are_read_and_normalised() -> None:
+    settings = Settings.from_env(
+        {
+            "RETAINED_MRR_BASE_CURRENCY": "eur",
+            "RETAINED_MRR_FX_RATES": " usd=0.93 , GBP=1.17 ,",
+            "RETAINED_MRR_PARTITIONS": "3",
+            "RETAINED_MRR_DATA_DIR": "/var/lib/retained-mrr",
+            "RETAINED_MRR_STORE": "memory://",
+            "RETAINED_MRR_APP_ID": "   ",  # blank means the default
+        }
+    )
+    assert settings.base_currency == "EUR"
+    assert settings.fx_rates == {"USD": Decimal("0.93"), "GBP": Decimal("1.17")}
+    assert settings.partitions == 3
+    assert settings.data_dir == Path("/var/lib/retained-mrr")
+    assert settings.store == "memory://"
+    assert settings.app_id == "retained-mrr"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RETAINED_MRR_PARTITIONS", "eight", "RETAINED_MRR_PARTITIONS: 'eight' is not a whole"),
+        ("RETAINED_MRR_PARTITIONS", "0", "RETAINED_MRR_PARTITIONS: must be >= 1, got 0"),
+        ("RETAINED_MRR_BASE_CURRENCY", "EURO", "RETAINED_MRR_BASE_CURRENCY: 'EURO' is not"),
+        ("RETAINED_MRR_STORE", "redis://", "RETAINED_MRR_STORE: 'redis://' must be"),
+        ("RETAINED_MRR_FX_RATES", "EUR:1.08", "RETAINED_MRR_FX_RATES: 'EUR:1.08' is not CODE=RATE"),
+        ("RETAINED_MRR_FX_RATES", "EUR=abc", "RETAINED_MRR_FX_RATES: rate of EUR 'abc' is not"),
+        ("RETAINED_MRR_FX_RATES", "EUR=-1", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
+        ("RETAINED_MRR_FX_RATES", "EUR=NaN", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
+    ],
+)
+def test_malformed_values_name_the_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({variable: value})
+    assert str(raised.value).startswith(message)
+
+
+def test_rates_keep_full_decimal_precision() -> None:
+    assert parse_fx_rates("JPY=0.0066666666666666666667") == {
+        "JPY": Decimal("0.0066666666666666666667")
+    }
+
+
+def test_settings_env_round_trips() -> None:
+    settings = Settings.from_env(
+        {"RETAINED_MRR_FX_RATES": "EUR=1.08", "RETAINED_MRR_MAX_REPS": "7"}
+    )
+    assert Settings.from_env(settings_env(settings)) == settings
