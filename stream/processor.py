@@ -158,24 +158,35 @@ class Processor:
             facts.lead_source,
         ):
             return None
-        # Known ids are the common case and cost O(partitions); only a new id counts all.
         deals = self._deals
-        if not deals.has_rep(facts.rep_id):
-            reps = len(deals.rep_ids())
-            if reps >= self._limits.max_reps:
+        checks = (
+            (
+                "rep_id",
+                facts.rep_id,
+                deals.has_rep,
+                deals.rep_ids,
+                "MAX_REPS",
+                self._limits.max_reps,
+            ),
+            (
+                "lead_source",
+                facts.lead_source,
+                deals.has_lead_source,
+                deals.lead_sources,
+                "MAX_LEAD_SOURCES",
+                self._limits.max_lead_sources,
+            ),
+        )
+        for field, value, known, present, setting, limit in checks:
+            # Known ids are the common case and cost O(partitions); only a new one counts all.
+            if known(value):
+                continue
+            count = len(present())
+            if count >= limit:
                 return Rejection(
                     Reason.CARDINALITY_LIMIT,
-                    f"rep_id {facts.rep_id!r} would be rep number {reps + 1}; "
-                    f"RETAINED_MRR_MAX_REPS is {self._limits.max_reps}",
-                )
-        if not deals.has_lead_source(facts.lead_source):
-            sources = len(deals.lead_sources())
-            if sources >= self._limits.max_lead_sources:
-                return Rejection(
-                    Reason.CARDINALITY_LIMIT,
-                    f"lead_source {facts.lead_source!r} would be lead source number "
-                    f"{sources + 1}; RETAINED_MRR_MAX_LEAD_SOURCES is "
-                    f"{self._limits.max_lead_sources}",
+                    f"{field} {value!r} would be number {count + 1};"
+                    f" RETAINED_MRR_{setting} is {limit}",
                 )
         return None
 

@@ -21,7 +21,7 @@ DEALS, CANCELS, QUOTAS = "deals.won", "subscriptions.cancelled", "sales.quotas"
 
 
 class Harness:
-    def __init__(self, max_reps: int = 10, partitions: int = 2) -> None:
+    def __init__(self, max_reps: int = 10, max_lead_sources: int = 10, partitions: int = 2) -> None:
         self.registry = CollectorRegistry()
         self.subscriptions: dict[str, Any] = {}
         self.quotas: dict[str, Any] = {}
@@ -36,7 +36,7 @@ class Harness:
             quotas=self.quotas,
             deals=self.deals,
             quota_totals=self.quota_totals,
-            limits=Limits(max_reps=max_reps, max_lead_sources=10),
+            limits=Limits(max_reps=max_reps, max_lead_sources=max_lead_sources),
             metrics=PipelineMetrics(self.registry),
             wall_clock=NOW.timestamp,
         )
@@ -158,3 +158,13 @@ def test_writes_to_a_partition_still_recovering_reach_only_the_table() -> None:
     h.send(TopicKind.DEALS, deal(), key=b"s1", topic=DEALS, partition=3)
     assert "s1" in h.subscriptions
     assert h.deals.snapshot().new_mrr == {}
+
+
+def test_the_lead_source_limit_names_its_setting() -> None:
+    h = Harness(max_lead_sources=1)
+    h.send(TopicKind.DEALS, deal("s1", lead_source="web"), key=b"s1", topic=DEALS)
+    second = h.send(TopicKind.DEALS, deal("s2", lead_source="ads"), key=b"s2", topic=DEALS)
+    assert isinstance(second, Rejected)
+    assert second.rejection.detail == (
+        "lead_source 'ads' would be number 2; RETAINED_MRR_MAX_LEAD_SOURCES is 1"
+    )
