@@ -57,6 +57,7 @@ class Settings:
     max_reps: int = 1000
     max_lead_sources: int = 100
     max_message_bytes: int = 65536
+    log_level: str = "info"
     # Kafka security, passed to every client; empty means PLAINTEXT.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
@@ -85,6 +86,11 @@ class Settings:
         base = text("BASE_CURRENCY", defaults.base_currency).upper()
         if len(base) != 3 or not base.isalpha():
             raise ConfigError(f"{PREFIX}BASE_CURRENCY: {base!r} is not an ISO 4217 code")
+        log_level = text("LOG_LEVEL", defaults.log_level).lower()
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(
+                f"{PREFIX}LOG_LEVEL: {log_level!r} must be debug, info, warning or error"
+            )
         store = text("STORE", defaults.store)
         if store not in ("rocksdb://", "memory://"):
             raise ConfigError(f"{PREFIX}STORE: {store!r} must be rocksdb:// or memory://")
@@ -106,6 +112,7 @@ class Settings:
             max_reps=integer("MAX_REPS", defaults.max_reps),
             max_lead_sources=integer("MAX_LEAD_SOURCES", defaults.max_lead_sources),
             max_message_bytes=integer("MAX_MESSAGE_BYTES", defaults.max_message_bytes),
+            log_level=log_level,
             security_protocol=text("SECURITY_PROTOCOL", defaults.security_protocol),
             sasl_mechanism=text("SASL_MECHANISM", ""),
             sasl_username=text("SASL_USERNAME", ""),

@@ -26,10 +26,10 @@ def inputs(settings: Settings, counts: Mapping[str, int]) -> list[Input]:
     ]
 
 
-def run(settings: Settings, loglevel: str = "info") -> int:
+def run(settings: Settings) -> int:
     """Run until stopped by a signal. Refuses to start, saying how to fix it, when the
     input topics are missing or deals and cancellations differ in partition count."""
-    logging.basicConfig(level=loglevel.upper())
+    logging.basicConfig(level=settings.log_level.upper())
     try:
         topology = inputs(settings, check_input_topics(settings))
     except TopicsError as exc:
@@ -37,5 +37,5 @@ def run(settings: Settings, loglevel: str = "info") -> int:
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = build_app(settings, topology)
-    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+    faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
     return 0

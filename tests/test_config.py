@@ -54,6 +54,7 @@ def test_values_are_read_and_normalised() -> None:
         ("RETAINED_MRR_PARTITIONS", "0", "RETAINED_MRR_PARTITIONS: must be >= 1, got 0"),
         ("RETAINED_MRR_BASE_CURRENCY", "EURO", "RETAINED_MRR_BASE_CURRENCY: 'EURO' is not"),
         ("RETAINED_MRR_STORE", "redis://", "RETAINED_MRR_STORE: 'redis://' must be"),
+        ("RETAINED_MRR_LOG_LEVEL", "loud", "RETAINED_MRR_LOG_LEVEL: 'loud' must be"),
         ("RETAINED_MRR_FX_RATES", "EUR:1.08", "RETAINED_MRR_FX_RATES: 'EUR:1.08' is not CODE=RATE"),
         ("RETAINED_MRR_FX_RATES", "EUR=abc", "RETAINED_MRR_FX_RATES: rate of EUR 'abc' is not"),
         ("RETAINED_MRR_FX_RATES", "EUR=-1", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
