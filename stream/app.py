@@ -7,6 +7,7 @@ hooks keep the derived per-partition aggregates in step with the active assignme
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections import defaultdict
@@ -37,6 +38,51 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class ReplayingApp(faust.App):
+    """Re-reads messages Faust skipped while it recovered the tables at start-up.
+
+    Faust 0.15.3 (with aiokafka 0.14) can drop messages it fetched during table
+    recovery (seen after a SIGKILL, when the changelog is ahead of the local state):
+    the fetch position moves past them, and the seek to committed offsets that ends
+    the rebalance skips partitions without a committed offset, so they are never
+    read. Once a rebalance that restored a table from its changelog is over, such a
+    partition whose position is ahead of its beginning although nothing was
+    processed from it is sent back to the beginning.
+    Every event is an idempotent upsert: a message read twice is harmless, a skipped
+    one is not. This reads Faust's private read/committed offsets, hence the pin
+    to faust-streaming 0.15.
+    """
+
+    def on_rebalance_end(self) -> None:
+        super().on_rebalance_end()
+        restored = [
+            table.take_restored()
+            for table in self.tables.values()
+            if isinstance(table, AggregatedTable)
+        ]
+        if any(restored):
+            self._replay = asyncio.ensure_future(self._replay_skipped())
+
+    async def _replay_skipped(self) -> None:
+        consumer: Any = self.consumer
+        changelogs = self.tables.changelog_topics
+        unread = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic not in changelogs
+            and consumer._committed_offset.get(tp) is None
+            and consumer._read_offset.get(tp) is None
+        ]
+        if not unread:
+            return
+        earliest = await consumer.earliest_offsets(*unread)
+        for tp in unread:
+            position = await consumer.position(tp)
+            if position is not None and position > earliest[tp]:
+                logger.warning("re-reading %s from %d: skipped during recovery", tp, earliest[tp])
+                await consumer.seek(tp, earliest[tp])
+
+
 class AggregatedTable(faust.Table[str, Any]):
     """A table whose derived aggregates cover exactly its actively owned partitions.
 
@@ -56,7 +102,17 @@ class AggregatedTable(faust.Table[str, Any]):
         super().__init__(app, beacon=app.tables.beacon, **kwargs)
         self.aggregates = aggregates
         self._rebuild = rebuild
+        self._restored = False
         app.tables.add(self)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        super().apply_changelog_batch(batch)
+        self._restored = True
+
+    def take_restored(self) -> bool:
+        """Whether recovery applied changelog records since the last call."""
+        restored, self._restored = self._restored, False
+        return restored
 
     def _own(self, tps: Iterable[TP]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == self.changelog_topic_name}
@@ -138,7 +194,7 @@ def build_app(
 ) -> Worker:
     inputs = list(inputs)
     by_kind = {i.kind: i for i in inputs}
-    app = faust.App(
+    app = ReplayingApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=credentials(settings),

@@ -243,11 +243,11 @@ def test_sigkill_at_random_moments_changes_nothing(
         # Faust's own setting: a killed member leaves the group after 10 s, not 60 s.
         "BROKER_SESSION_TIMEOUT": "10",
     }
-    crashed: list[WorkerProcess] = []
     for chunk in chunks[:3]:
-        worker = start(published, tmp_path, crashed, **env)
+        worker = start(published, tmp_path, workers, **env)
         publish(published, chunk)
-        # Kill while the chunk is being consumed, at a random point of it.
+        # Kill while the chunk is being consumed, at a random point of it (often before
+        # the group's first offset commit: the hardest case for the restart).
         target = rng.randint(1, len(chunk) // 2)
         worker.wait_until(
             lambda m, target=target: counter(m, "sales_events_consumed_total") >= target,
