@@ -13,7 +13,7 @@ import ssl
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -29,13 +29,9 @@ from stream.deadletter import dead_letter_value
 from stream.health import PipelineMetrics
 from stream.metrics import RetentionCollector
 from stream.processor import Limits, Message, Processor, Rejected, Rekey
-from stream.validation import TopicKind, Validator
+from stream.validation import TopicKind, Validator, utc_now
 
 logger = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReplayingApp(faust.App):
