@@ -236,17 +236,24 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             tmp_path_factory.mktemp("prometheus"), [f"127.0.0.1:{worker.port}"]
         ) as prometheus:
             # The second batch must raise counters Prometheus has already seen.
-            prometheus.wait_for(
-                "sum(sales_events_consumed_total)", lambda s: bool(s) and s[0].value == len(first)
-            )
+            _wait_until_scraped(prometheus, len(first))
             expected = Accounting.of([*first, *second], settings)
             started = time.monotonic()
             publish_records(second, settings)
             metrics = worker.wait_until(expected.reached_by, timeout=60, what="the live batch")
             logger.info("worker settled the live batch %.1fs after publishing", _elapsed(started))
+            # Tests query recorded series at once: they must already include the live batch.
+            _wait_until_scraped(prometheus, sum(expected.consumed.values()))
+            prometheus.wait_for_rule_evaluations()
             yield Stack(prometheus, expected, metrics)
     finally:
         worker.stop()
+
+
+def _wait_until_scraped(prometheus: PrometheusServer, consumed: int) -> None:
+    prometheus.wait_for(
+        "sum(sales_events_consumed_total)", lambda s: bool(s) and s[0].value == consumed
+    )
 
 
 def _without_data(

@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,21 @@ class PrometheusServer:
             time.sleep(0.5)
             samples = self.query(expr)
         return samples
+
+    def wait_for_rule_evaluations(self, timeout: float = 30.0) -> None:
+        """Wait until every rule group has evaluated since this call, so recorded series
+        reflect every sample a query could see when it was made."""
+        since = datetime.now(UTC)
+        deadline = time.monotonic() + timeout
+        while stale := [
+            group["name"]
+            for group in self.api("/api/v1/rules")["groups"]
+            if datetime.fromisoformat(group["lastEvaluation"]) <= since
+        ]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"rule groups not evaluated within {timeout}s: {stale}")
+            self._check_running()
+            time.sleep(0.5)
 
     def _check_running(self) -> None:
         if self._process.poll() is not None:
