@@ -147,15 +147,15 @@ def _rebuild_quotas(aggregates: Aggregates, partition: int, values: Iterable[Any
 
 
 def credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
-    protocol = settings.security_protocol.upper()
+    protocol = settings.security_protocol
     context = None
     if protocol.endswith("SSL"):
         context = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-    if protocol.startswith("SASL"):
+    if protocol.startswith("SASL_"):
         return faust.SASLCredentials(
             username=settings.sasl_username,
             password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism or "PLAIN",
+            mechanism=settings.sasl_mechanism,
             ssl_context=context,
         )
     if context is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from schemas import documents
-from stream import demo, publish, report_cli, simulate_cli, topics
+from stream import demo, kafka_failures, publish, report_cli, simulate_cli, topics
 from stream.config import ConfigError, Settings
 
 __all__ = ["COMMANDS", "Subparsers", "main"]
@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    kafka_failures.watch()
     try:
         return handler(args)
     except ConfigError as error:

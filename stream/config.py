@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 PREFIX = "RETAINED_MRR_"
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class ConfigError(ValueError):
@@ -58,7 +60,9 @@ class Settings:
     max_lead_sources: int = 100
     max_message_bytes: int = 65536
     log_level: str = "info"
-    # Kafka security, passed to every client; empty means PLAINTEXT.
+    # How long a command waits for the cluster to answer before it names the failure.
+    kafka_connect_timeout: int = 30
+    # Kafka security, passed to every client.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""
     sasl_username: str = ""
@@ -91,6 +95,27 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}LOG_LEVEL: {log_level!r} must be debug, info, warning or error"
             )
+        security_protocol = text("SECURITY_PROTOCOL", defaults.security_protocol).upper()
+        if security_protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"{PREFIX}SECURITY_PROTOCOL: {security_protocol!r} must be one of"
+                f" {', '.join(SECURITY_PROTOCOLS)}"
+            )
+        sasl_mechanism = text("SASL_MECHANISM", "").upper()
+        if security_protocol.startswith("SASL_"):
+            # Guessing PLAIN would send the password in a form SCRAM clusters refuse.
+            if sasl_mechanism not in SASL_MECHANISMS:
+                raise ConfigError(
+                    f"{PREFIX}SASL_MECHANISM: {sasl_mechanism!r} must be one of"
+                    f" {', '.join(SASL_MECHANISMS)} when {PREFIX}SECURITY_PROTOCOL is"
+                    f" {security_protocol}"
+                )
+            for name in ("SASL_USERNAME", "SASL_PASSWORD"):
+                if not text(name, ""):
+                    raise ConfigError(
+                        f"{PREFIX}{name}: required when {PREFIX}SECURITY_PROTOCOL is"
+                        f" {security_protocol}"
+                    )
         store = text("STORE", defaults.store)
         if store not in ("rocksdb://", "memory://"):
             raise ConfigError(f"{PREFIX}STORE: {store!r} must be rocksdb:// or memory://")
@@ -113,22 +138,26 @@ class Settings:
             max_lead_sources=integer("MAX_LEAD_SOURCES", defaults.max_lead_sources),
             max_message_bytes=integer("MAX_MESSAGE_BYTES", defaults.max_message_bytes),
             log_level=log_level,
-            security_protocol=text("SECURITY_PROTOCOL", defaults.security_protocol),
-            sasl_mechanism=text("SASL_MECHANISM", ""),
+            kafka_connect_timeout=integer("KAFKA_CONNECT_TIMEOUT", defaults.kafka_connect_timeout),
+            security_protocol=security_protocol,
+            sasl_mechanism=sasl_mechanism,
             sasl_username=text("SASL_USERNAME", ""),
             sasl_password=text("SASL_PASSWORD", ""),
             ssl_cafile=text("SSL_CAFILE", ""),
         )
 
-    def kafka_python_security(self) -> dict[str, str]:
-        """Security options in kafka-python's spelling (aiokafka uses the same names)."""
-        options = {"security_protocol": self.security_protocol}
-        if self.sasl_mechanism:
+    def kafka_client_options(self) -> dict[str, str | int]:
+        """Options every kafka-python client gets: security and the bootstrap timeout."""
+        options: dict[str, str | int] = {
+            "security_protocol": self.security_protocol,
+            "bootstrap_timeout_ms": self.kafka_connect_timeout * 1000,
+        }
+        if self.security_protocol.startswith("SASL_"):
             options.update(
                 sasl_mechanism=self.sasl_mechanism,
                 sasl_plain_username=self.sasl_username,
                 sasl_plain_password=self.sasl_password,
             )
-        if self.ssl_cafile:
+        if self.ssl_cafile and self.security_protocol.endswith("SSL"):
             options["ssl_cafile"] = self.ssl_cafile
         return options

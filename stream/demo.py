@@ -34,6 +34,7 @@ from kafka.errors import KafkaError
 from stream import report_cli
 from stream.config import Settings
 from stream.demo_cleanup import Child, delete_run_topics
+from stream.kafka_failures import explain
 from stream.simulate import SimConfig, Simulator
 from stream.simulate_kafka import SendError, publish_records
 from stream.topics import TopicsError, create_topics
@@ -190,7 +191,7 @@ def _create_topics(demo: Plan, stack: ExitStack) -> None:
     try:
         report = create_topics(demo.settings)
     except (KafkaError, TopicsError) as error:
-        raise DemoError(f"cannot create the topics: {error}") from None
+        raise DemoError(f"cannot create the topics: {explain(error)}") from None
     if report.errors:
         raise DemoError("; ".join(report.errors))
     _say(f"created topics {', '.join(report.created)}")
@@ -234,7 +235,7 @@ def _publish_history(demo: Plan) -> dict[str, int]:
     try:
         return publish_records(history, settings)
     except (KafkaError, SendError) as error:
-        raise DemoError(f"publishing the history failed: {error}") from None
+        raise DemoError(f"publishing the history failed: {explain(error)}") from None
 
 
 def _demo(demo: Plan, stack: ExitStack) -> None:

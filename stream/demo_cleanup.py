@@ -74,7 +74,7 @@ def delete_run_topics(settings: Settings) -> list[str]:
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-cleanup",
-        **settings.kafka_python_security(),
+        **settings.kafka_client_options(),
     )
     try:
         names = sorted(

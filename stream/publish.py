@@ -27,6 +27,7 @@ from rich.progress import Progress
 from schemas.encoding import dumps
 from schemas.events import DealWon, QuotaSet, SubscriptionCancelled
 from stream.config import Settings
+from stream.kafka_failures import explain
 from stream.validation import AnyEvent, Reason, Rejection, TopicKind, Validator
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def send_events(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-publish",
         acks="all",
-        **settings.kafka_python_security(),
+        **settings.kafka_client_options(),
     )
     try:
         pending = []
@@ -193,7 +194,7 @@ def _send(settings: Settings, events: list[AnyEvent]) -> int:
             counts = send_events(settings, events, on_ack)
     except KafkaError as error:
         print(
-            f"error: sending to Kafka at {settings.kafka_bootstrap} failed: {error!r}",
+            f"error: sending to Kafka at {settings.kafka_bootstrap} failed: {explain(error)}",
             file=sys.stderr,
         )
         return 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 from kafka.errors import KafkaError
 
 from stream.config import Settings
+from stream.kafka_failures import explain
 from stream.simulate import (
     DEFAULT_FX_RATES,
     DEFAULT_REPS,
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return simulate(args, settings)
     except (KafkaError, SendError) as error:
-        print(f"error: Kafka at {settings.kafka_bootstrap}: {error!r}", file=sys.stderr)
+        print(f"error: Kafka at {settings.kafka_bootstrap}: {explain(error)}", file=sys.stderr)
         return 1
 
 

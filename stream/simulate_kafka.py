@@ -39,7 +39,7 @@ class KafkaSink:
             client_id=f"{settings.app_id}-simulate",
             # Upstream order within a key matters (a correction after its deal).
             max_in_flight_requests_per_connection=1,
-            **settings.kafka_python_security(),
+            **settings.kafka_client_options(),
         )
         self._acknowledged: Counter[str] = Counter()
         self._failures: list[BaseException] = []

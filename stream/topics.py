@@ -13,6 +13,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
 from stream.config import Settings
+from stream.kafka_failures import explain
 
 if TYPE_CHECKING:
     from stream.cli import Subparsers
@@ -70,7 +71,7 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.app_id}-topics",
-        **settings.kafka_python_security(),
+        **settings.kafka_client_options(),
     )
 
 
@@ -182,7 +183,7 @@ def _run_create(args: argparse.Namespace) -> int:
     try:
         report = create_topics(settings)
     except (KafkaError, TopicsError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {explain(error)}", file=sys.stderr)
         return 1
     for name in report.created:
         print(f"created {name} ({report.partitions.get(name)} partitions)")

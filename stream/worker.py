@@ -7,9 +7,11 @@ import sys
 from collections.abc import Mapping
 
 import faust
+from kafka.errors import KafkaError
 
 from stream.app import Input, build_app
 from stream.config import Settings
+from stream.kafka_failures import explain
 from stream.topics import TopicsError, check_input_topics
 from stream.validation import TopicKind
 
@@ -30,10 +32,14 @@ def run(settings: Settings) -> int:
     """Run until stopped by a signal. Refuses to start, saying how to fix it, when the
     input topics are missing or deals and cancellations differ in partition count."""
     logging.basicConfig(level=settings.log_level.upper())
+    if settings.log_level != "debug":
+        # kafka-python only runs the topic check here, and retries noisily; when it
+        # fails, kafka_failures names the cause in one line.
+        logging.getLogger("kafka").propagate = False
     try:
         topology = inputs(settings, check_input_topics(settings))
-    except TopicsError as exc:
-        print(f"retained-mrr worker: {exc}", file=sys.stderr)
+    except (KafkaError, TopicsError) as error:
+        print(f"retained-mrr worker: {explain(error)}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = build_app(settings, topology)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,11 +60,59 @@ def test_values_are_read_and_normalised() -> None:
         ("RETAINED_MRR_FX_RATES", "EUR=abc", "RETAINED_MRR_FX_RATES: rate of EUR 'abc' is not"),
         ("RETAINED_MRR_FX_RATES", "EUR=-1", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
         ("RETAINED_MRR_FX_RATES", "EUR=NaN", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
+        ("RETAINED_MRR_KAFKA_CONNECT_TIMEOUT", "0", "RETAINED_MRR_KAFKA_CONNECT_TIMEOUT: must be"),
+        ("RETAINED_MRR_SECURITY_PROTOCOL", "TLS", "RETAINED_MRR_SECURITY_PROTOCOL: 'TLS' must"),
     ],
 )
 def test_malformed_values_name_the_variable(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({variable: value})
+    assert str(raised.value).startswith(message)
+
+
+SASL = {
+    "RETAINED_MRR_SECURITY_PROTOCOL": "sasl_ssl",
+    "RETAINED_MRR_SASL_MECHANISM": "scram-sha-512",
+    "RETAINED_MRR_SASL_USERNAME": "svc-retained-mrr",
+    "RETAINED_MRR_SASL_PASSWORD": "s3cret",
+    "RETAINED_MRR_SSL_CAFILE": "/etc/ssl/kafka-ca.pem",
+    "RETAINED_MRR_KAFKA_CONNECT_TIMEOUT": "5",
+}
+
+
+def test_sasl_settings_reach_every_kafka_python_client() -> None:
+    settings = Settings.from_env(SASL)
+    assert (settings.security_protocol, settings.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert settings.kafka_client_options() == {
+        "security_protocol": "SASL_SSL",
+        "bootstrap_timeout_ms": 5000,
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "svc-retained-mrr",
+        "sasl_plain_password": "s3cret",
+        "ssl_cafile": "/etc/ssl/kafka-ca.pem",
+    }
+
+
+def test_plaintext_ignores_leftover_sasl_and_tls_settings() -> None:
+    settings = Settings.from_env(SASL | {"RETAINED_MRR_SECURITY_PROTOCOL": "PLAINTEXT"})
+    assert settings.kafka_client_options() == {
+        "security_protocol": "PLAINTEXT",
+        "bootstrap_timeout_ms": 5000,
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RETAINED_MRR_SASL_MECHANISM", "", "RETAINED_MRR_SASL_MECHANISM: '' must be one of"),
+        ("RETAINED_MRR_SASL_MECHANISM", "GSSAPI", "RETAINED_MRR_SASL_MECHANISM: 'GSSAPI' must"),
+        ("RETAINED_MRR_SASL_USERNAME", "", "RETAINED_MRR_SASL_USERNAME: required when"),
+        ("RETAINED_MRR_SASL_PASSWORD", " ", "RETAINED_MRR_SASL_PASSWORD: required when"),
+    ],
+)
+def test_sasl_needs_a_mechanism_and_credentials(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(SASL | {variable: value})
     assert str(raised.value).startswith(message)
 
 
@@ -75,6 +124,16 @@ def test_rates_keep_full_decimal_precision() -> None:
 
 def test_settings_env_round_trips() -> None:
     settings = Settings.from_env(
-        {"RETAINED_MRR_FX_RATES": "EUR=1.08", "RETAINED_MRR_MAX_REPS": "7"}
+        {"RETAINED_MRR_FX_RATES": "EUR=1.08", "RETAINED_MRR_MAX_REPS": "7"} | SASL
     )
     assert Settings.from_env(settings_env(settings)) == settings
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "stream" / "config.py").read_text()
+    read = set(re.findall(r'(?:text|integer)\(\s*"([A-Z_]+)"', source))
+    assert {"KAFKA_BOOTSTRAP", "KAFKA_CONNECT_TIMEOUT", "SASL_PASSWORD"} <= read
+    readme = (root / "README.md").read_text()
+    documented = set(re.findall(r"^\| `RETAINED_MRR_([A-Z_]+)` \|", readme, re.MULTILINE))
+    assert read == documented

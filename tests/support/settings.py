@@ -11,11 +11,11 @@ from stream.config import PREFIX, Settings
 from tests.support.kafka import unique
 
 
-def fresh_settings(bootstrap: str, **overrides: Any) -> Settings:
+def fresh_settings(kafka_bootstrap: str, **overrides: Any) -> Settings:
     """Settings with a unique app id (consumer group) and unique topic names."""
     return dataclasses.replace(
         Settings(),
-        kafka_bootstrap=bootstrap,
+        kafka_bootstrap=kafka_bootstrap,
         app_id=unique("app"),
         topic_deals=unique("deals"),
         topic_cancellations=unique("cancellations"),
@@ -43,6 +43,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DATA_DIR": str(settings.data_dir),
         "MAX_REPS": str(settings.max_reps),
         "MAX_LEAD_SOURCES": str(settings.max_lead_sources),
+        "KAFKA_CONNECT_TIMEOUT": str(settings.kafka_connect_timeout),
+        "SECURITY_PROTOCOL": settings.security_protocol,
+        "SASL_MECHANISM": settings.sasl_mechanism,
+        "SASL_USERNAME": settings.sasl_username,
+        "SASL_PASSWORD": settings.sasl_password,
+        "SSL_CAFILE": settings.ssl_cafile,
     }
     return {PREFIX + name: value for name, value in values.items()}
 
