@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.kafka import KAFKA_LOCAL, answers, bootstrap_from_env
+from tests.support.kafka import KAFKA_LOCAL, PrivateBroker, answers, bootstrap_from_env
+
+# Tests that use one of these need a real broker: `-m "not kafka"` leaves them out.
+_BROKER_FIXTURES = ("kafka_bootstrap", "sasl_broker")
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +28,24 @@ def kafka_bootstrap() -> Iterator[str]:
         subprocess.run([str(KAFKA_LOCAL), "stop"], check=False)
 
 
+@pytest.fixture(scope="session")
+def sasl_broker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrivateBroker]:
+    """A broker of its own with a SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-512), for
+    the settings a managed cluster needs. After the session broker, whose start fetches
+    the jars this one shares."""
+    broker = PrivateBroker.create(tmp_path_factory.mktemp("sasl") / "kafka", sasl=True)
+    started = broker.run("start")
+    assert started.returncode == 0, started.stderr
+    try:
+        yield broker
+    finally:
+        broker.run("stop")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark broker tests by the fixture they use, so `-m "not kafka"` runs the pure ones."""
     for item in items:
-        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+        if any(name in getattr(item, "fixturenames", ()) for name in _BROKER_FIXTURES):
             item.add_marker(pytest.mark.kafka)

@@ -1,4 +1,5 @@
-"""SPEC section 7 end to end: `retained-mrr publish` a file, run the worker, read /metrics."""
+"""SPEC section 7 end to end: `retained-mrr publish` a file, run the worker, read /metrics;
+over plaintext and over SASL/SCRAM, as a managed cluster asks."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from stream.simulate import juan_and_miguel_events
 from stream.topics import create_topics
+from tests.support.kafka import SASL_PASSWORD, SASL_USER
 from tests.support.settings import fresh_settings, settings_env
 from tests.support.worker import ROOT, WorkerProcess, counter, series
 
@@ -22,9 +27,26 @@ def test_the_example_file_is_the_spec_example() -> None:
     assert lines == juan_and_miguel_events(datetime(2026, 7, 1, tzinfo=UTC))
 
 
-def test_published_example_gives_the_spec_figures(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.fixture(params=["plaintext", "sasl-scram"])
+def connection(request: pytest.FixtureRequest, kafka_bootstrap: str) -> dict[str, Any]:
+    """Settings that reach a broker, without and with authentication."""
+    if request.param == "plaintext":
+        return {"kafka_bootstrap": kafka_bootstrap}
+    broker = request.getfixturevalue("sasl_broker")
+    return {
+        "kafka_bootstrap": broker.sasl_bootstrap,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": SASL_USER,
+        "sasl_password": SASL_PASSWORD,
+    }
+
+
+def test_published_example_gives_the_spec_figures(
+    connection: dict[str, Any], tmp_path: Path
+) -> None:
     # Enough cohort months that 2026-01 stays exported whenever this runs.
-    settings = fresh_settings(kafka_bootstrap, partitions=2, cohort_months=600)
+    settings = fresh_settings(partitions=2, cohort_months=600, **connection)
     create_topics(settings)
     env = settings_env(settings) | {
         "RETAINED_MRR_STORE": "memory://",

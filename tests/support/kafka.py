@@ -7,15 +7,63 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from tests.support.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
 PING = ROOT / "scripts" / "kafka" / "ping.py"
+
+
+# The SASL user scripts/kafka-local creates with KAFKA_LOCAL_SASL_PORT.
+SASL_USER = "developer"
+SASL_PASSWORD = "developer-secret"
+
+
+@dataclass(frozen=True)
+class PrivateBroker:
+    """A `scripts/kafka-local` broker of one test's own: its home, ports and commands."""
+
+    home: Path
+    port: int
+    sasl_port: int | None = None
+
+    @classmethod
+    def create(cls, home: Path, *, sasl: bool = False) -> PrivateBroker:
+        """Ports the OS says are free (the controller takes port + 1, which almost always
+        is), and the project's fetched jars shared so that none are downloaded again."""
+        home.mkdir(parents=True)
+        version_dir = next((ROOT / ".cache" / "kafka").glob("[0-9]*"), None)
+        if version_dir is not None:
+            (home / version_dir.name).symlink_to(version_dir)
+        return cls(home, free_port(), free_port() if sasl else None)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"localhost:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.sasl_port is not None, "created without sasl=True"
+        return f"localhost:{self.sasl_port}"
+
+    def run(self, command: str) -> subprocess.CompletedProcess[str]:
+        env = os.environ | {
+            "KAFKA_LOCAL_PORT": str(self.port),
+            "KAFKA_LOCAL_HOME": str(self.home),
+            "RETAINED_MRR_KAFKA_BOOTSTRAP": self.bootstrap,
+        }
+        if self.sasl_port is not None:
+            env["KAFKA_LOCAL_SASL_PORT"] = str(self.sasl_port)
+        return subprocess.run(
+            [str(KAFKA_LOCAL), command], env=env, capture_output=True, text=True, check=False
+        )
 
 
 def bootstrap_from_env() -> str:
