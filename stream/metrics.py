@@ -1,20 +1,22 @@
-"""Prometheus collector for the business series of SPEC section 4.
+"""The business series of SPEC section 4 and the `/metrics` text.
 
-It only reads the core: every scrape takes a fresh snapshot of the aggregates of
-the partitions this worker actively owns and builds new metric families from it,
-so series of moved or aged-out deals vanish at the next scrape.
+Every scrape takes a fresh snapshot of the aggregates of the partitions this worker
+actively owns, so series of moved or aged-out deals vanish at the next scrape. The
+snapshot is taken where the core lives (the event loop); turning it into text, most
+of a scrape's cost, only reads the snapshot and can run in another thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from stream.core.aggregates import Snapshot
+from stream.core.aggregates import Aggregates, Snapshot
 
 DEAL_LABELS = ["rep_id", "lead_source", "cohort"]
 
@@ -72,21 +74,22 @@ def _gauge(
 
 
 class RetentionCollector(Collector):
-    """Reads `deals()` and `quotas()` (snapshots of the worker's active partitions)."""
+    """The business series of one scrape: snapshots of the deal and quota aggregates of
+    the worker's active partitions, and its pending cancellations."""
 
-    def __init__(
-        self,
-        deals: Callable[[], Snapshot],
-        quotas: Callable[[], Snapshot],
-        pending: Callable[[], int],
-    ) -> None:
+    def __init__(self, deals: Snapshot, quotas: Snapshot, pending: int) -> None:
         self._deals = deals
         self._quotas = quotas
         self._pending = pending
 
+    @classmethod
+    def now(cls, deals: Aggregates, quotas: Aggregates) -> RetentionCollector:
+        """Snapshot the aggregates as of their clock; call it where they are updated."""
+        return cls(deals.snapshot(), quotas.snapshot(), deals.pending())
+
     def collect(self) -> Iterator[Metric]:
-        deals = self._deals()
-        quotas = self._quotas()
+        deals = self._deals
+        quotas = self._quotas
         for name, documentation, labels, field in BUSINESS_FAMILIES:
             yield _gauge(name, documentation, labels, getattr(deals, field))
         yield _gauge(
@@ -113,5 +116,13 @@ class RetentionCollector(Collector):
             "sales_cancellations_pending",
             "Cancellations waiting for their deal_won",
             [],
-            {(): self._pending()},
+            {(): self._pending},
         )
+
+
+def render(business: RetentionCollector) -> bytes:
+    """The exposition text of one scrape's business series. It reads only the
+    snapshots, never the live core, so any thread may call it."""
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(business)
+    return generate_latest(scrape)

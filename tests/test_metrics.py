@@ -1,15 +1,15 @@
-"""The collector reads the core afresh on every scrape (private registry, no server)."""
+"""The business series of a scrape, and the /metrics text (private registries, no server)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from stream.core.aggregates import Aggregates
 from stream.core.quotas import apply_quota
 from stream.core.subscription import apply_cancellation, apply_deal
-from stream.metrics import RetentionCollector
+from stream.metrics import RetentionCollector, render
 from tests.core.builders import cancellation, deal, quota
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -17,8 +17,12 @@ NOW = datetime(2026, 7, 1, tzinfo=UTC)
 
 def registry_for(deals: Aggregates, quotas: Aggregates) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(RetentionCollector(deals.snapshot, quotas.snapshot, deals.pending))
+    registry.register(RetentionCollector.now(deals, quotas))
     return registry
+
+
+def scrape(deals: Aggregates, quotas: Aggregates) -> str:
+    return render(RetentionCollector.now(deals, quotas)).decode()
 
 
 def test_families_labels_and_values() -> None:
@@ -57,13 +61,27 @@ def test_families_labels_and_values() -> None:
 def test_a_correction_leaves_no_stale_series() -> None:
     deals, quotas = Aggregates(lambda: NOW, 12), Aggregates(lambda: NOW, 12)
     deals.assign(0, ())
-    registry = registry_for(deals, quotas)
     first, _ = apply_deal(None, deal("s1", rep_id="juan"), 0)
     deals.replace(0, None, first)
-    assert b'rep_id="juan"' in generate_latest(registry)
+    assert 'rep_id="juan"' in scrape(deals, quotas)
 
     moved, _ = apply_deal(first, deal("s1", event_id="fix", rep_id="miguel"), 0)
     deals.replace(0, first, moved)
-    text = generate_latest(registry).decode()
+    text = scrape(deals, quotas)
     assert 'rep_id="juan"' not in text
     assert 'sales_new_mrr{cohort="2026-01",lead_source="outbound",rep_id="miguel"} 5000.0' in text
+
+
+def test_the_text_is_of_the_snapshot_not_of_later_events() -> None:
+    deals, quotas = Aggregates(lambda: NOW, 12), Aggregates(lambda: NOW, 12)
+    deals.assign(0, ())
+    first, _ = apply_deal(None, deal("s1", rep_id="juan"), 0)
+    deals.replace(0, None, first)
+    business = RetentionCollector.now(deals, quotas)
+    # An event the loop applies while another thread renders the scrape taken before it.
+    second, _ = apply_deal(None, deal("s2", rep_id="miguel"), 0)
+    deals.replace(0, None, second)
+
+    text = render(business).decode()
+    assert 'sales_new_mrr{cohort="2026-01",lead_source="outbound",rep_id="juan"} 5000.0' in text
+    assert 'rep_id="miguel"' not in text

@@ -54,5 +54,5 @@ def expected_series(
     (so label names and zero-suppression are those of the exposition)."""
     snapshot = reference.snapshot(as_of, cohort_months)
     registry = CollectorRegistry()
-    registry.register(RetentionCollector(lambda: snapshot, lambda: snapshot, reference.pending))
+    registry.register(RetentionCollector(snapshot, snapshot, reference.pending()))
     return business(parse_metrics(generate_latest(registry).decode()))
