@@ -32,9 +32,9 @@ def kafka_bootstrap() -> Iterator[str]:
 def sasl_broker(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrivateBroker]:
-    """A broker of its own with a SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-512), for
-    the settings a managed cluster needs. After the session broker, whose start fetches
-    the jars this one shares."""
+    """A broker of its own with SASL_PLAINTEXT and SASL_SSL listeners (PLAIN and
+    SCRAM-SHA-512), for the settings a managed cluster needs. It starts after the
+    session broker, whose start fetches the jars this one shares."""
     broker = PrivateBroker.create(tmp_path_factory.mktemp("sasl") / "kafka", sasl=True)
     started = broker.run("start")
     assert started.returncode == 0, started.stderr

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.kafka import ROOT, SASL_USER, PrivateBroker
+from tests.support.kafka import ROOT, SASL_PASSWORD, SASL_USER, PrivateBroker
 from tests.support.net import free_port
 from tests.support.settings import fresh_settings, settings_env
 
@@ -83,3 +83,20 @@ def test_publish_to_a_closed_port_names_the_bootstrap(tmp_path: Path) -> None:
         " ECONNREFUSED: nothing answers there; check RETAINED_MRR_KAFKA_BOOTSTRAP and that"
         " the brokers run"
     )
+
+
+def test_tls_without_the_ca_file_names_it(sasl_broker: PrivateBroker, tmp_path: Path) -> None:
+    created = retained_mrr(
+        "topics",
+        "create",
+        bootstrap=sasl_broker.sasl_ssl_bootstrap,
+        tmp_path=tmp_path,
+        security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN",
+        sasl_username=SASL_USER,
+        sasl_password=SASL_PASSWORD,
+    )
+    assert created.returncode == 1
+    line = only_line(created.stderr)
+    assert "certificate verify failed: self-signed certificate" in line
+    assert "RETAINED_MRR_SSL_CAFILE signs its certificate" in line

@@ -1,5 +1,5 @@
 """SPEC section 7 end to end: `retained-mrr publish` a file, run the worker, read /metrics;
-over plaintext and over SASL/SCRAM, as a managed cluster asks."""
+over plaintext, and with the SASL and TLS settings managed clusters ask for."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from stream.simulate import juan_and_miguel_events
 from stream.topics import create_topics
-from tests.support.kafka import SASL_PASSWORD, SASL_USER
+from tests.support.kafka import SASL_PASSWORD, SASL_USER, PrivateBroker
 from tests.support.settings import fresh_settings, settings_env
 from tests.support.worker import ROOT, WorkerProcess, counter, series
 
@@ -27,18 +27,27 @@ def test_the_example_file_is_the_spec_example() -> None:
     assert lines == juan_and_miguel_events(datetime(2026, 7, 1, tzinfo=UTC))
 
 
-@pytest.fixture(params=["plaintext", "sasl-scram"])
+@pytest.fixture(params=["plaintext", "sasl-scram", "sasl-ssl-plain"])
 def connection(request: pytest.FixtureRequest, kafka_bootstrap: str) -> dict[str, Any]:
-    """Settings that reach a broker, without and with authentication."""
+    """Settings that reach a broker: none, SCRAM (as on Amazon MSK) and PLAIN over TLS
+    (as on Confluent Cloud)."""
     if request.param == "plaintext":
         return {"kafka_bootstrap": kafka_bootstrap}
-    broker = request.getfixturevalue("sasl_broker")
+    broker: PrivateBroker = request.getfixturevalue("sasl_broker")
+    credentials = {"sasl_username": SASL_USER, "sasl_password": SASL_PASSWORD}
+    if request.param == "sasl-scram":
+        return {
+            "kafka_bootstrap": broker.sasl_bootstrap,
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            **credentials,
+        }
     return {
-        "kafka_bootstrap": broker.sasl_bootstrap,
-        "security_protocol": "SASL_PLAINTEXT",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_username": SASL_USER,
-        "sasl_password": SASL_PASSWORD,
+        "kafka_bootstrap": broker.sasl_ssl_bootstrap,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN",
+        "ssl_cafile": str(broker.ca_file),
+        **credentials,
     }
 
 

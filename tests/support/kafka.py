@@ -21,7 +21,7 @@ KAFKA_LOCAL = ROOT / "scripts" / "kafka-local"
 PING = ROOT / "scripts" / "kafka" / "ping.py"
 
 
-# The SASL user scripts/kafka-local creates with KAFKA_LOCAL_SASL_PORT.
+# The SASL user of scripts/kafka-local's SASL listeners.
 SASL_USER = "developer"
 SASL_PASSWORD = "developer-secret"
 
@@ -32,17 +32,21 @@ class PrivateBroker:
 
     home: Path
     port: int
-    sasl_port: int | None = None
+    sasl_port: int | None = None  # SASL_PLAINTEXT
+    sasl_ssl_port: int | None = None
 
     @classmethod
     def create(cls, home: Path, *, sasl: bool = False) -> PrivateBroker:
         """Ports the OS says are free (the controller takes port + 1, which almost always
-        is), and the project's fetched jars shared so that none are downloaded again."""
+        is), and the project's fetched jars shared so that none are downloaded again.
+        With `sasl`, a SASL_PLAINTEXT and a SASL_SSL listener too."""
         home.mkdir(parents=True)
         version_dir = next((ROOT / ".cache" / "kafka").glob("[0-9]*"), None)
         if version_dir is not None:
             (home / version_dir.name).symlink_to(version_dir)
-        return cls(home, free_port(), free_port() if sasl else None)
+        if not sasl:
+            return cls(home, free_port())
+        return cls(home, free_port(), free_port(), free_port())
 
     @property
     def bootstrap(self) -> str:
@@ -53,6 +57,16 @@ class PrivateBroker:
         assert self.sasl_port is not None, "created without sasl=True"
         return f"localhost:{self.sasl_port}"
 
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        assert self.sasl_ssl_port is not None, "created without sasl=True"
+        return f"localhost:{self.sasl_ssl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The self-signed certificate of the SASL_SSL listener."""
+        return self.home / "tls" / "ca.pem"
+
     def run(self, command: str) -> subprocess.CompletedProcess[str]:
         env = os.environ | {
             "KAFKA_LOCAL_PORT": str(self.port),
@@ -61,6 +75,8 @@ class PrivateBroker:
         }
         if self.sasl_port is not None:
             env["KAFKA_LOCAL_SASL_PORT"] = str(self.sasl_port)
+        if self.sasl_ssl_port is not None:
+            env["KAFKA_LOCAL_SASL_SSL_PORT"] = str(self.sasl_ssl_port)
         return subprocess.run(
             [str(KAFKA_LOCAL), command], env=env, capture_output=True, text=True, check=False
         )
