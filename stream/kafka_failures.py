@@ -39,13 +39,16 @@ class _LastCause(logging.Handler):
                 continue  # the bootstrap's own failure, which explain() is given
             # A broker that rejects credentials may hang up before its answer is read,
             # and the deadline cuts the last request short: an earlier attempt's
-            # specific cause says more than either.
-            if self.cause is None or not _vague(cause) or _vague(self.cause):
+            # cause that says more is kept.
+            if self.cause is None or _telling(cause) >= _telling(self.cause):
                 self.cause = cause
 
 
-def _vague(cause: BaseException) -> bool:
-    return isinstance(cause, RequestTimedOutError) or _hung_up(cause)
+def _telling(cause: BaseException) -> int:
+    """How much a cause says: a timeout nothing, a hang-up a little, the rest most."""
+    if isinstance(cause, RequestTimedOutError):
+        return 0
+    return 1 if _hung_up(cause) else 2
 
 
 def _hung_up(cause: BaseException) -> bool:

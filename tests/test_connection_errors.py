@@ -14,7 +14,8 @@ from tests.support.net import free_port
 from tests.support.settings import fresh_settings, settings_env
 
 EXAMPLE = ROOT / "examples" / "juan-and-miguel.jsonl"
-CONNECT_TIMEOUT = 2
+# Long enough for a first handshake on a loaded CI machine: a test waits it out.
+CONNECT_TIMEOUT = 5
 
 
 def retained_mrr(

@@ -83,6 +83,12 @@ def test_a_specific_cause_outlives_the_hang_ups_and_timeouts_after_it() -> None:
     assert "SaslAuthenticationFailedError" in explain(BOOTSTRAP_TIMEOUT)
 
 
+def test_a_hang_up_outlives_the_timeout_after_it() -> None:
+    log_failure(KafkaConnectionError("socket disconnected"))
+    log_failure(RequestTimedOutError("Request timed out after 150 ms"))
+    assert "the broker hung up" in explain(BOOTSTRAP_TIMEOUT)
+
+
 def test_a_later_specific_cause_replaces_an_earlier_one() -> None:
     log_failure(KafkaConnectionError("socket disconnected"))
     log_failure(KafkaConnectionError("111 ECONNREFUSED"))
