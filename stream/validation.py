@@ -17,7 +17,7 @@ from schemas.encoding import loads
 from schemas.events import DealWon, QuotaSet, SubscriptionCancelled
 from stream.config import Settings
 from stream.core.facts import CancellationFacts, DealFacts, QuotaFacts
-from stream.core.money import FxTable, monthly
+from stream.core.money import FxTable, months_of
 
 __all__ = [
     "FUTURE_TOLERANCE",
@@ -203,7 +203,7 @@ def to_facts(event: AnyEvent, fx: FxTable) -> DealFacts | CancellationFacts | Qu
             rep_name=event.rep_name,
             lead_source=event.lead_source,
             closed_at=event.closed_at.astimezone(UTC),
-            mrr=fx.to_base(monthly(amount, period), event.currency),
+            mrr=fx.to_base(amount, event.currency, months_of(period)),
         )
     if isinstance(event, SubscriptionCancelled):
         return CancellationFacts(

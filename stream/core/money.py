@@ -5,32 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import Decimal
+from fractions import Fraction
 
-__all__ = ["CENT", "MONTHS_PER_PERIOD", "FxTable", "UnsupportedCurrencyError", "monthly"]
+__all__ = ["MONTHS_PER_PERIOD", "FxTable", "UnsupportedCurrencyError", "months_of"]
 
-CENT = Decimal("0.01")
 MONTHS_PER_PERIOD: Mapping[str, int] = {"month": 1, "quarter": 3, "year": 12}
-
-# Far more digits than any amount (<= 10^9, cents) times any rate needs, so the only
-# rounding that changes a cent is the explicit one in `FxTable.to_base`.
-_CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN)
 
 
 class UnsupportedCurrencyError(LookupError):
     """A currency that is neither the base currency nor has a configured rate."""
 
 
-def monthly(amount: Decimal, billing_period: str) -> Decimal:
-    """Amount per month for an amount billed every `billing_period`; not rounded."""
+def months_of(billing_period: str) -> int:
+    """Months in a billing period: an amount billed every period is this many months' MRR."""
     try:
-        months = MONTHS_PER_PERIOD[billing_period]
+        return MONTHS_PER_PERIOD[billing_period]
     except KeyError:
         raise ValueError(
             f"billing_period {billing_period!r} is not one of {', '.join(MONTHS_PER_PERIOD)}"
         ) from None
-    with localcontext(_CONTEXT):
-        return amount / months
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,10 @@ class FxTable:
                 f"no FX rate for {code} (base {self.base}; rates for: {known})"
             ) from None
 
-    def to_base(self, amount: Decimal, currency: str) -> Decimal:
-        """`amount` of `currency` in the base currency, rounded half to even to cents."""
-        with localcontext(_CONTEXT):
-            return (amount * self.rate(currency)).quantize(CENT)
+    def to_base(self, amount: Decimal, currency: str, months: int = 1) -> Decimal:
+        """`amount` of `currency` billed every `months`, per month in the base currency,
+        rounded half to even to cents. Exact rational arithmetic up to that one rounding:
+        a division by 3 or 12 rounded at any precision could move a cent at a tie."""
+        exact = Fraction(amount) * Fraction(self.rate(currency)) / months
+        cents = round(exact * 100)  # ties go to the even cent
+        return Decimal(cents).scaleb(-2)
