@@ -110,10 +110,11 @@ class Processor:
 
     def _apply_deal(self, facts: DealFacts, partition: int) -> Result:
         old = self._load_subscription(facts.subscription_id)
-        rejection = self._cardinality(facts, old)
+        new, outcome = apply_deal(old, facts, partition)
+        # Only a deal that changes something can add a rep: a re-delivery stays a duplicate.
+        rejection = self._cardinality(facts, old) if outcome is Outcome.APPLIED else None
         if rejection is not None:
             return Rejected(rejection)
-        new, outcome = apply_deal(old, facts, partition)
         return self._store_subscription(old, new, outcome)
 
     def _apply_cancellation(self, facts: CancellationFacts, partition: int) -> Result:

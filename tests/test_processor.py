@@ -153,6 +153,18 @@ def test_the_rep_limit_rejects_new_reps_but_not_known_ones() -> None:
     assert h.deals.rep_ids() == {"a", "b"}
 
 
+def test_a_redelivered_deal_is_a_duplicate_even_at_the_rep_limit() -> None:
+    h = Harness(max_reps=2)
+    h.send(TopicKind.DEALS, deal("s1", "a", "d1"), key=b"s1", topic=DEALS)
+    # A correction moves s1 to rep b, and rep c fills the second place a left.
+    h.send(TopicKind.DEALS, deal("s1", "b", "d2"), key=b"s1", topic=DEALS)
+    h.send(TopicKind.DEALS, deal("s2", "c", "d3"), key=b"s2", topic=DEALS)
+    assert h.deals.rep_ids() == {"b", "c"}
+    redelivered = h.send(TopicKind.DEALS, deal("s1", "a", "d1"), key=b"s1", topic=DEALS)
+    assert redelivered == Applied(Outcome.DUPLICATE)
+    assert h.value("sales_events_duplicate_total", topic=DEALS) == 1
+
+
 def test_writes_to_a_partition_still_recovering_reach_only_the_table() -> None:
     h = Harness(partitions=1)
     h.send(TopicKind.DEALS, deal(), key=b"s1", topic=DEALS, partition=3)
