@@ -85,7 +85,10 @@ class RetentionCollector(Collector):
     @classmethod
     def now(cls, deals: Aggregates, quotas: Aggregates) -> RetentionCollector:
         """Snapshot the aggregates as of their clock; call it where they are updated."""
-        return cls(deals.snapshot(), quotas.snapshot(), deals.pending())
+        of_deals = deals.snapshot()
+        # SPEC 3.10 exports later months that hold deals, their quotas included.
+        of_quotas = quotas.snapshot(cohorts=of_deals.cohort_age_months)
+        return cls(of_deals, of_quotas, deals.pending())
 
     def collect(self) -> Iterator[Metric]:
         deals = self._deals

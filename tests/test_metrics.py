@@ -85,3 +85,23 @@ def test_the_text_is_of_the_snapshot_not_of_later_events() -> None:
     text = render(business).decode()
     assert 'sales_new_mrr{cohort="2026-01",lead_source="outbound",rep_id="juan"} 5000.0' in text
     assert 'rep_id="miguel"' not in text
+
+
+def test_a_later_month_that_holds_deals_exports_its_quota() -> None:
+    # SPEC 3.10: the month after the current one is exported once it holds a deal (closed
+    # up to a day ahead), quotas included, though deals and quotas are separate aggregates.
+    now = datetime(2026, 7, 31, 23, tzinfo=UTC)
+    deals, quotas = Aggregates(lambda: now, 12), Aggregates(lambda: now, 12)
+    deals.assign(0, ())
+    quotas.assign(0, ())
+    early, _ = apply_deal(None, deal("s1", closed_at="2026-08-01T05:00:00+00:00"), 0)
+    deals.replace(0, None, early)
+    for n, month in enumerate(["2026-07", "2026-08", "2026-09"]):
+        q, _ = apply_quota(None, quota(month=month, event_id=f"q{n}"), 0)
+        quotas.replace_quota(0, None, q)
+
+    text = scrape(deals, quotas)
+    assert 'sales_quota_mrr{cohort="2026-07",rep_id="juan"} 90000.0' in text
+    assert 'sales_quota_mrr{cohort="2026-08",rep_id="juan"} 90000.0' in text
+    assert 'cohort="2026-09"' not in text
+    assert 'sales_cohort_age_months{cohort="2026-08"} -1.0' in text

@@ -98,15 +98,17 @@ class Aggregates:
     def pending(self) -> int:
         return sum(part.pending for part in self._parts.values())
 
-    def snapshot(self, as_of: datetime | None = None) -> Snapshot:
-        """Series as of `as_of` (default: the clock), or as of the watermark if that is later."""
+    def snapshot(self, as_of: datetime | None = None, cohorts: Iterable[str] = ()) -> Snapshot:
+        """Series as of `as_of` (default: the clock), or as of the watermark if that is later.
+        `cohorts`: months exported for another reason, such as the later months that hold
+        deals when these aggregates hold only quotas."""
         effective = self._forward(self._clock() if as_of is None else as_of)
         for part in self._parts.values():
             part.advance(effective)
         names: Counter[tuple[str, str]] = Counter()
         for part in self._parts.values():
             names.update(part.rep_name_counts())
-        return build_snapshot(effective, self._cohort_months, self._total, names)
+        return build_snapshot(effective, self._cohort_months, self._total, names, cohorts)
 
     def _forward(self, as_of: datetime) -> datetime:
         if as_of.tzinfo is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -51,8 +51,10 @@ def build_snapshot(
     cohort_months: int,
     total: SeriesStore,
     rep_name_counts: Counter[tuple[str, str]],
+    cohorts: Iterable[str] = (),
 ) -> Snapshot:
-    """The exported series of `total` (the partitions' sum, already advanced to `as_of`)."""
+    """The exported series of `total` (the partitions' sum, already advanced to `as_of`);
+    `cohorts` holds months exported besides the window and the later months of `total`."""
     floor = exported_cohorts_floor(as_of, cohort_months)
     current = cohort_of(as_of)
     new_mrr: dict[Key3, Decimal] = {}
@@ -90,7 +92,7 @@ def build_snapshot(
         survived.setdefault(key4, ZERO)
 
     window = (add_months(floor, n) for n in range(cohort_months))
-    later = {cohort for _, _, cohort in deals_won if cohort > current}
+    later = {cohort for cohort in (*cohorts, *(c for _, _, c in deals_won)) if cohort > current}
     ages = {cohort: month_index(current) - month_index(cohort) for cohort in (*window, *later)}
     quota_mrr = {
         (rep_id, month): amount for month, rep_id, amount, _ in total.quotas(floor) if month in ages
