@@ -186,8 +186,10 @@ class Worker:
 def build_app(
     settings: Settings,
     inputs: Iterable[Input],
+    replication_factor: int,
     clock: Callable[[], datetime] = utc_now,
 ) -> Worker:
+    """The app over `inputs`; its changelog and re-keying topics get `replication_factor`."""
     inputs = list(inputs)
     by_kind = {i.kind: i for i in inputs}
     app = ReplayingApp(
@@ -200,7 +202,7 @@ def build_app(
         web_bind=settings.web_host,
         web_host=settings.web_host,
         consumer_auto_offset_reset="earliest",
-        topic_replication_factor=1,
+        topic_replication_factor=replication_factor,
         topic_allow_declare=True,
         # Every event writes the changelog; lingering lets those writes share requests.
         producer_linger=0.01,

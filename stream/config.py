@@ -49,6 +49,9 @@ class Settings:
     topic_quotas: str = "sales.quotas"
     topic_dead_letter: str = "retained-mrr.dead-letter"
     partitions: int = 8
+    # Of the topics the worker creates itself (changelogs, re-keying); None: that of the
+    # deals topic, which `topics create` gives the broker's default.
+    replication_factor: int | None = None
     base_currency: str = "USD"
     fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
     cohort_months: int = 12
@@ -127,6 +130,9 @@ class Settings:
             topic_quotas=text("TOPIC_QUOTAS", defaults.topic_quotas),
             topic_dead_letter=text("TOPIC_DEAD_LETTER", defaults.topic_dead_letter),
             partitions=integer("PARTITIONS", defaults.partitions),
+            replication_factor=(
+                integer("REPLICATION_FACTOR", 1) if text("REPLICATION_FACTOR", "") else None
+            ),
             base_currency=base,
             fx_rates=parse_fx_rates(text("FX_RATES", "")),
             cohort_months=integer("COHORT_MONTHS", defaults.cohort_months),

@@ -26,6 +26,7 @@ __all__ = [
     "create_topics",
     "partition_counts",
     "register",
+    "replication_factor",
     "topic_specs",
 ]
 
@@ -156,6 +157,18 @@ def partition_counts(settings: Settings, names: list[str]) -> dict[str, int]:
         return _counts(admin, names)
     finally:
         admin.close()
+
+
+def replication_factor(settings: Settings, topic: str) -> int:
+    """How many replicas the partitions of an existing `topic` have."""
+    admin = _admin(settings)
+    try:
+        [described] = admin.describe_topics([topic])
+    finally:
+        admin.close()
+    if described["error_code"] != _OK:
+        raise TopicsError(f"cannot describe topic {topic}: error {described['error_code']}")
+    return len(described["partitions"][0]["replica_nodes"])
 
 
 def check_input_topics(settings: Settings) -> dict[str, int]:

@@ -12,7 +12,7 @@ from kafka.errors import KafkaError
 from stream.app import Input, build_app
 from stream.config import Settings
 from stream.kafka_failures import explain
-from stream.topics import TopicsError, check_input_topics
+from stream.topics import TopicsError, check_input_topics, replication_factor
 from stream.validation import TopicKind
 
 
@@ -38,10 +38,14 @@ def run(settings: Settings) -> int:
         logging.getLogger("kafka").propagate = False
     try:
         topology = inputs(settings, check_input_topics(settings))
+        # The worker's own topics hold the source of truth: as safe as its inputs.
+        replication = settings.replication_factor or replication_factor(
+            settings, settings.topic_deals
+        )
     except (KafkaError, TopicsError) as error:
         print(f"retained-mrr worker: {explain(error)}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    worker = build_app(settings, topology)
+    worker = build_app(settings, topology, replication)
     faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
     return 0

@@ -61,6 +61,7 @@ def test_values_are_read_and_normalised() -> None:
         ("RETAINED_MRR_FX_RATES", "EUR=-1", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
         ("RETAINED_MRR_FX_RATES", "EUR=NaN", "RETAINED_MRR_FX_RATES: rate of EUR must be > 0"),
         ("RETAINED_MRR_KAFKA_CONNECT_TIMEOUT", "0", "RETAINED_MRR_KAFKA_CONNECT_TIMEOUT: must be"),
+        ("RETAINED_MRR_REPLICATION_FACTOR", "0", "RETAINED_MRR_REPLICATION_FACTOR: must be >= 1"),
         ("RETAINED_MRR_SECURITY_PROTOCOL", "TLS", "RETAINED_MRR_SECURITY_PROTOCOL: 'TLS' must"),
     ],
 )
@@ -116,6 +117,11 @@ def test_sasl_needs_a_mechanism_and_credentials(variable: str, value: str, messa
     assert str(raised.value).startswith(message)
 
 
+def test_the_replication_factor_is_the_inputs_unless_set() -> None:
+    assert Settings.from_env({}).replication_factor is None
+    assert Settings.from_env({"RETAINED_MRR_REPLICATION_FACTOR": "3"}).replication_factor == 3
+
+
 def test_rates_keep_full_decimal_precision() -> None:
     assert parse_fx_rates("JPY=0.0066666666666666666667") == {
         "JPY": Decimal("0.0066666666666666666667")
@@ -124,7 +130,12 @@ def test_rates_keep_full_decimal_precision() -> None:
 
 def test_settings_env_round_trips() -> None:
     settings = Settings.from_env(
-        {"RETAINED_MRR_FX_RATES": "EUR=1.08", "RETAINED_MRR_MAX_REPS": "7"} | SASL
+        {
+            "RETAINED_MRR_FX_RATES": "EUR=1.08",
+            "RETAINED_MRR_MAX_REPS": "7",
+            "RETAINED_MRR_REPLICATION_FACTOR": "3",
+        }
+        | SASL
     )
     assert Settings.from_env(settings_env(settings)) == settings
 

@@ -7,7 +7,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from stream.cli import main
-from stream.topics import TopicsError, check_input_topics, create_topics, partition_counts
+from stream.topics import (
+    TopicsError,
+    check_input_topics,
+    create_topics,
+    partition_counts,
+    replication_factor,
+)
 from tests.support.kafka import create_topics as create_plain_topics
 from tests.support.settings import export, fresh_settings
 
@@ -48,6 +54,10 @@ def test_create_twice_creates_once(kafka_bootstrap: str) -> None:
     assert topic_overrides(kafka_bootstrap, settings.topic_deals) == {}
     assert topic_overrides(kafka_bootstrap, settings.topic_cancellations) == {}
     assert check_input_topics(settings) == dict.fromkeys(names, 3)
+    # The worker's own topics copy this; the local single node's default is 1.
+    assert replication_factor(settings, settings.topic_deals) == 1
+    with pytest.raises(TopicsError, match=f"cannot describe topic {settings.app_id}-nothing"):
+        replication_factor(settings, f"{settings.app_id}-nothing")
 
 
 def test_cli_create_prints_what_it_created_then_what_existed(

@@ -36,6 +36,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TOPIC_QUOTAS": settings.topic_quotas,
         "TOPIC_DEAD_LETTER": settings.topic_dead_letter,
         "PARTITIONS": str(settings.partitions),
+        "REPLICATION_FACTOR": str(settings.replication_factor or ""),
         "BASE_CURRENCY": settings.base_currency,
         "FX_RATES": ",".join(f"{code}={rate}" for code, rate in settings.fx_rates.items()),
         "COHORT_MONTHS": str(settings.cohort_months),
