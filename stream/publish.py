@@ -104,11 +104,50 @@ def send_events(
     return dict(counts)
 
 
-def _is_csv(source: str, data: bytes) -> bool:
+def _format(source: str, data: bytes) -> str:
+    """csv, jsonl, or json (one document: an event, or an array of events)."""
     suffix = "" if source == STDIN else Path(source).suffix.lower()
-    if suffix in (".csv", ".jsonl", ".ndjson", ".json"):
-        return suffix == ".csv"
-    return not data.lstrip().startswith(b"{")
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    start = data.lstrip()[:1]
+    return {b"{": "jsonl", b"[": "json"}.get(start, "csv")
+
+
+def _json_records(data: bytes, kind: TopicKind | None) -> Iterator[_Record]:
+    """Each event of a JSON document, by the line it starts on: its original bytes go to
+    the validator, so numbers keep their precision."""
+    text = data.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder()
+
+    def skip(index: int) -> int:
+        while index < len(text) and text[index] in " \t\r\n":
+            index += 1
+        return index
+
+    def line(index: int) -> int:
+        return text.count("\n", 0, index) + 1
+
+    index = skip(0)
+    if not text.startswith("[", index):
+        yield _Record(line(index), data, kind)
+        return
+    index = skip(index + 1)
+    while not text.startswith("]", index):
+        try:
+            _, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as error:
+            yield _Record(line(index), Rejection(Reason.INVALID_JSON, f"array: {error.msg}"))
+            return
+        yield _Record(line(index), text[index:end].encode(), kind)
+        index = skip(end)
+        if text.startswith(",", index):
+            index = skip(index + 1)
+        elif not text.startswith("]", index):
+            detail = "array: expected ',' or ']' after an event"
+            yield _Record(line(index), Rejection(Reason.INVALID_JSON, detail))
+            return
 
 
 def _jsonl_records(data: bytes, kind: TopicKind | None) -> Iterator[_Record]:
@@ -159,15 +198,17 @@ def _decode(record: _Record, validator: Validator) -> AnyEvent | Rejection:
 def read_events(
     sources: Iterable[str], validator: Validator, kind: TopicKind | None = None
 ) -> tuple[list[AnyEvent], list[Invalid]]:
-    """Validate every record of JSON Lines or CSV `sources` (`-` is stdin).
+    """Validate every record of JSON Lines, JSON or CSV `sources` (`-` is stdin).
 
-    :param kind: decode every record as this kind; JSON Lines records then need no `type`.
+    :param kind: decode every record as this kind; JSON records then need no `type`.
+    :raises OSError: a source cannot be read.
     """
     events: list[AnyEvent] = []
     invalid: list[Invalid] = []
     for source in sources:
         data = sys.stdin.buffer.read() if source == STDIN else Path(source).read_bytes()
-        records = _csv_records(data, kind) if _is_csv(source, data) else _jsonl_records(data, kind)
+        reader = {"csv": _csv_records, "json": _json_records, "jsonl": _jsonl_records}
+        records = reader[_format(source, data)](data, kind)
         for record in records:
             event = _decode(record, validator)
             if isinstance(event, Rejection):
@@ -206,7 +247,11 @@ def _send(settings: Settings, events: list[AnyEvent]) -> int:
 def _run_publish(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     kind = TopicKind(args.type) if args.type else None
-    events, invalid = read_events(args.files, Validator.from_settings(settings), kind)
+    try:
+        events, invalid = read_events(args.files, Validator.from_settings(settings), kind)
+    except OSError as error:
+        print(f"error: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return 2
     for problem in invalid:
         print(problem, file=sys.stderr)
     summary = f"{len(events)} valid, {len(invalid)} invalid"
@@ -239,11 +284,12 @@ def _run_quota(args: argparse.Namespace) -> int:
 def register(subparsers: Subparsers) -> None:
     publish = subparsers.add_parser(
         "publish",
-        help="validate and publish events from JSON Lines or CSV files",
+        help="validate and publish events from JSON Lines, JSON or CSV files",
         description="Validate every line first (with the worker's rules), report each invalid"
         " one as FILE:LINE: REASON: DETAIL, then send the events to their topics. JSON Lines"
-        " need a `type` per line; a CSV file holds one event type (--type, or inferred from"
-        " its columns). Exits 1 if any line is invalid.",
+        " need a `type` per line, as do the events of a .json file (one event or an array);"
+        " a CSV file holds one event type (--type, or inferred from its columns). Exits 1 if"
+        " any line is invalid, 2 if a file cannot be read.",
     )
     publish.add_argument("files", nargs="+", metavar="FILE", help="input file; - reads stdin")
     publish.add_argument(

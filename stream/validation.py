@@ -138,7 +138,8 @@ class Validator:
         kind = _KINDS.get(given) if isinstance(given, str) else None
         if kind is None:
             kinds = ", ".join(TopicKind)
-            return Rejection(Reason.SCHEMA, f"type: must be one of {kinds}, got {_short(given)}")
+            got = "it is missing" if given is None else f"got {_short(given)}"
+            return Rejection(Reason.SCHEMA, f"type: must be one of {kinds}; {got}")
         return self._event(parsed, kind)
 
     def _parse(self, raw: bytes | None) -> dict[str, Any] | Rejection:

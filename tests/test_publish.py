@@ -87,7 +87,11 @@ MIXED_PROBLEMS = [
     (2, "invalid_json", "value: not JSON"),
     (4, "schema", "closed_at: must be an RFC 3339 timestamp with an offset"),
     (6, "unsupported_currency", "currency: JPY is not the base currency USD"),
-    (7, "schema", "type: must be one of deal_won, subscription_cancelled, quota_set, got None"),
+    (
+        7,
+        "schema",
+        "type: must be one of deal_won, subscription_cancelled, quota_set; it is missing",
+    ),
     (8, "schema", "mrr: give either mrr or amount with billing_period, not both"),
 ]
 
@@ -243,3 +247,59 @@ def test_read_events_uses_the_validator_it_is_given() -> None:
     events, invalid = read_events([str(DATA / "events.jsonl")], strict, TopicKind.QUOTAS)
     assert [event.event_id for event in events] == ["q-1"]
     assert [problem.rejection.reason for problem in invalid] == [Reason.WRONG_TOPIC] * 3
+
+
+def test_a_json_document_is_one_event_or_an_array_of_events(tmp_path: Path) -> None:
+    validator = Validator.from_settings(Settings(fx_rates={"EUR": Decimal("1.08")}))
+    examples = sorted((Path(__file__).parents[1] / "schemas" / "examples").glob("deal_won*"))
+    events, invalid = read_events([str(path) for path in examples], validator, TopicKind.DEALS)
+    assert invalid == []
+    assert len(events) == len(examples) > 1
+
+    array = tmp_path / "events.json"
+    array.write_text(
+        "[\n"
+        '  {"type": "quota_set", "event_id": "q-1", "rep_id": "juan", "month": "2026-01",\n'
+        '   "amount": 90000.10, "currency": "USD"},\n'
+        '  {"type": "quota_set", "event_id": "q-2", "rep_id": "juan", "month": "2026-13",\n'
+        '   "amount": 1, "currency": "USD"},\n'
+        '  {"type": "quota_set", "event_id": "q-3", "rep_id": "ana", "month": "2026-02",\n'
+        '   "amount": "0.1000000000000000055511151231257827", "currency": "USD"}\n'
+        "]\n"
+    )
+    events, invalid = read_events([str(array)], validator)
+    assert [event.event_id for event in events] == ["q-1", "q-3"]
+    # The original text reaches the validator: no float rounding on the way.
+    assert [event.amount for event in events if isinstance(event, QuotaSet)] == [
+        Decimal("90000.10"),
+        Decimal("0.1000000000000000055511151231257827"),
+    ]
+    assert [(problem.line, problem.rejection.reason) for problem in invalid] == [(4, Reason.SCHEMA)]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "detail"),
+    [
+        ('[{"event_id": "q-1"} {"event_id": "q-2"}]', 1, "array: expected ',' or ']'"),
+        ('[\n  {"event_id": "q-1",\n', 2, "array: Expecting property name"),
+    ],
+)
+def test_a_broken_json_array_is_reported_where_it_breaks(
+    tmp_path: Path, text: str, line: int, detail: str
+) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(text)
+    _, invalid = read_events([str(path)], Validator.from_settings(Settings()))
+    [problem] = [p for p in invalid if p.rejection.reason is Reason.INVALID_JSON]
+    assert problem.line == line
+    assert problem.rejection.detail.startswith(detail)
+
+
+def test_a_file_that_cannot_be_read_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "missing.jsonl"
+    assert main(["publish", "--dry-run", str(missing)]) == 2
+    assert capsys.readouterr().err == f"error: cannot read {missing}: No such file or directory\n"
+    assert main(["publish", "--dry-run", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: cannot read {tmp_path}: Is a directory\n"
