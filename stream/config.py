@@ -1,6 +1,7 @@
 """Settings from `RETAINED_MRR_*` environment variables (SPEC section 6).
 
-Pure: `Settings.from_env()` reads a mapping, so tests pass their own.
+`Settings.from_env()` reads a mapping, so tests pass their own; the only file it looks
+at is the CA file, so that a wrong path is named at start-up, not after a timeout.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Settings:
         def text(name: str, default: str) -> str:
             return env.get(PREFIX + name, "").strip() or default
 
-        def integer(name: str, default: int, minimum: int = 1) -> int:
+        def integer(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
             raw = text(name, str(default))
             try:
                 value = int(raw)
@@ -88,6 +89,8 @@ class Settings:
                 raise ConfigError(f"{PREFIX}{name}: {raw!r} is not a whole number") from None
             if value < minimum:
                 raise ConfigError(f"{PREFIX}{name}: must be >= {minimum}, got {value}")
+            if maximum is not None and value > maximum:
+                raise ConfigError(f"{PREFIX}{name}: must be <= {maximum}, got {value}")
             return value
 
         base = text("BASE_CURRENCY", defaults.base_currency).upper()
@@ -119,6 +122,10 @@ class Settings:
                         f"{PREFIX}{name}: required when {PREFIX}SECURITY_PROTOCOL is"
                         f" {security_protocol}"
                     )
+        ssl_cafile = text("SSL_CAFILE", "")
+        readable = os.path.isfile(ssl_cafile) and os.access(ssl_cafile, os.R_OK)
+        if ssl_cafile and security_protocol.endswith("SSL") and not readable:
+            raise ConfigError(f"{PREFIX}SSL_CAFILE: {ssl_cafile} is not a file this user can read")
         store = text("STORE", defaults.store)
         if store not in ("rocksdb://", "memory://"):
             raise ConfigError(f"{PREFIX}STORE: {store!r} must be rocksdb:// or memory://")
@@ -136,7 +143,7 @@ class Settings:
             base_currency=base,
             fx_rates=parse_fx_rates(text("FX_RATES", "")),
             cohort_months=integer("COHORT_MONTHS", defaults.cohort_months),
-            web_port=integer("WEB_PORT", defaults.web_port),
+            web_port=integer("WEB_PORT", defaults.web_port, maximum=65535),
             web_host=text("WEB_HOST", defaults.web_host),
             store=store,
             data_dir=Path(text("DATA_DIR", str(defaults.data_dir))),
@@ -149,7 +156,7 @@ class Settings:
             sasl_mechanism=sasl_mechanism,
             sasl_username=text("SASL_USERNAME", ""),
             sasl_password=text("SASL_PASSWORD", ""),
-            ssl_cafile=text("SSL_CAFILE", ""),
+            ssl_cafile=ssl_cafile,
         )
 
     def kafka_client_options(self) -> dict[str, str | int]:

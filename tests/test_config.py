@@ -63,6 +63,7 @@ def test_values_are_read_and_normalised() -> None:
         ("RETAINED_MRR_KAFKA_CONNECT_TIMEOUT", "0", "RETAINED_MRR_KAFKA_CONNECT_TIMEOUT: must be"),
         ("RETAINED_MRR_REPLICATION_FACTOR", "0", "RETAINED_MRR_REPLICATION_FACTOR: must be >= 1"),
         ("RETAINED_MRR_SECURITY_PROTOCOL", "TLS", "RETAINED_MRR_SECURITY_PROTOCOL: 'TLS' must"),
+        ("RETAINED_MRR_WEB_PORT", "99999", "RETAINED_MRR_WEB_PORT: must be <= 65535, got 99999"),
     ],
 )
 def test_malformed_values_name_the_variable(variable: str, value: str, message: str) -> None:
@@ -76,7 +77,7 @@ SASL = {
     "RETAINED_MRR_SASL_MECHANISM": "scram-sha-512",
     "RETAINED_MRR_SASL_USERNAME": "svc-retained-mrr",
     "RETAINED_MRR_SASL_PASSWORD": "s3cret",
-    "RETAINED_MRR_SSL_CAFILE": "/etc/ssl/kafka-ca.pem",
+    "RETAINED_MRR_SSL_CAFILE": __file__,  # any readable file
     "RETAINED_MRR_KAFKA_CONNECT_TIMEOUT": "5",
 }
 
@@ -90,8 +91,17 @@ def test_sasl_settings_reach_every_kafka_python_client() -> None:
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "svc-retained-mrr",
         "sasl_plain_password": "s3cret",
-        "ssl_cafile": "/etc/ssl/kafka-ca.pem",
+        "ssl_cafile": __file__,
     }
+
+
+def test_a_ca_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "ca.pem"
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(SASL | {"RETAINED_MRR_SSL_CAFILE": str(missing)})
+    assert (
+        str(raised.value) == f"RETAINED_MRR_SSL_CAFILE: {missing} is not a file this user can read"
+    )
 
 
 def test_plaintext_ignores_leftover_sasl_and_tls_settings() -> None:
