@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import urllib.error
@@ -48,6 +49,22 @@ def fetch_report(urls: Sequence[str], month: str | None, timeout_s: float) -> Re
     return build_report([fetch_families(url, timeout_s) for url in urls], month)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _metrics_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text} needs its scheme, e.g. http://{text}")
+    return text
+
+
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
@@ -60,18 +77,24 @@ def register(subparsers: Subparsers) -> None:
         action="append",
         dest="urls",
         metavar="URL",
+        type=_metrics_url,
         help=f"a worker's /metrics; repeat for each worker (default {DEFAULT_URL})",
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--month", help="cohort YYYY-MM of the month columns (default: current)")
-    parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh until Ctrl-C")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds per fetch")
+    parser.add_argument(
+        "--watch", type=_seconds, metavar="SECONDS", help="redraw the tables until Ctrl-C"
+    )
+    parser.add_argument("--timeout", type=_seconds, default=5.0, help="seconds per fetch")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     urls = args.urls or [DEFAULT_URL]
     if args.watch:
+        if args.format != "table":
+            print("error: --watch redraws tables; drop --format to use it", file=sys.stderr)
+            return 2
         return _watch(urls, args)
     try:
         report = fetch_report(urls, args.month, args.timeout)

@@ -292,3 +292,29 @@ def test_report_command_names_the_url_that_does_not_answer(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert dead in captured.err and "does not answer" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--watch", "-1"], "argument --watch: -1 is not a positive number of seconds"),
+        (["--timeout", "soon"], "argument --timeout: soon is not a positive number of seconds"),
+        (
+            ["--metrics-url", "localhost:6066/metrics"],
+            "argument --metrics-url: localhost:6066/metrics needs its scheme,"
+            " e.g. http://localhost:6066/metrics",
+        ),
+    ],
+)
+def test_report_options_are_checked_before_anything_runs(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_report(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f" error: {message}")
+
+
+def test_watch_draws_tables_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_report(["--watch", "2", "--format", "json"]) == 2
+    assert capsys.readouterr().err == "error: --watch redraws tables; drop --format to use it\n"
