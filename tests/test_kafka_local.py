@@ -3,11 +3,13 @@ restart that keeps the topics. (The session broker is left alone.)"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from kafka import KafkaAdminClient
 
 from tests.support.kafka import PrivateBroker, create_topics
+from tests.support.net import free_port
 
 
 def topics(bootstrap: str) -> set[str]:
@@ -28,6 +30,11 @@ def test_start_twice_status_stop_and_restart_keeps_topics(tmp_path: Path) -> Non
         again = broker.run("start")
         assert again.returncode == 0, again.stderr
         assert again.stdout.strip() == bootstrap
+        # A listener asked of a broker already running is not there: say so.
+        sasl_port = free_port()
+        wanting_sasl = dataclasses.replace(broker, sasl_port=sasl_port).run("start")
+        assert wanting_sasl.returncode == 0
+        assert f"no SASL_PLAINTEXT listener on {sasl_port}; run" in wanting_sasl.stderr
         status = broker.run("status")
         assert status.returncode == 0
         assert status.stdout.startswith(f"running: {bootstrap} (pid ")
