@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,7 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
 
 class Sink(Protocol):
     def send(self, record: Record) -> None: ...
+    def flush(self) -> None: ...
     def close(self) -> dict[str, int]: ...
 
 
@@ -50,6 +51,9 @@ class FileSink:
     def send(self, record: Record) -> None:
         self._stream.write(record.raw + b"\n")
         self._counts[record.kind] += 1
+
+    def flush(self) -> None:
+        self._stream.flush()
 
     def close(self) -> dict[str, int]:
         self._stream.close()
@@ -140,6 +144,14 @@ def register(subparsers: Subparsers) -> None:
     )
     parser.add_argument("--out", type=Path, help="write JSON Lines here instead of Kafka")
     parser.add_argument(
+        "--history-marker",
+        type=Path,
+        metavar="FILE",
+        help="skip the history if FILE exists, and create it once the history is sent: a"
+        " restarted simulator on a later day would otherwise add a second history, with"
+        " other ids, on top of the first",
+    )
+    parser.add_argument(
         "--rep",
         action="append",
         type=parse_rep,
@@ -159,12 +171,18 @@ def register(subparsers: Subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def _records(simulator: Simulator, args: argparse.Namespace) -> Iterator[Record]:
-    wall = datetime.now(UTC).replace(microsecond=0)
+def _history(simulator: Simulator, args: argparse.Namespace, wall: datetime) -> Iterator[Record]:
     months = args.history or (None if args.rate else 12)
-    if months:
-        end = args.now or wall.replace(hour=0, minute=0, second=0)
-        yield from simulator.history(end, months)
+    if not months:
+        return
+    marker: Path | None = args.history_marker
+    if marker is not None and marker.exists():
+        print(f"history: already sent ({marker} exists)", file=sys.stderr)
+        return
+    yield from simulator.history(args.now or wall.replace(hour=0, minute=0, second=0), months)
+
+
+def _live(simulator: Simulator, args: argparse.Namespace, wall: datetime) -> Iterator[Record]:
     if args.rate:
         start = args.now or wall
         print(f"live: {args.rate}/s from {start:%Y-%m-%dT%H:%M:%SZ}, Ctrl-C stops", file=sys.stderr)
@@ -198,11 +216,22 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     simulator = Simulator(config, args.seed)
     sink: Sink = FileSink(args.out.open("wb")) if args.out else KafkaSink(settings)
     faults_seen: Counter[str] = Counter()
-    try:
-        for record in _records(simulator, args):
+
+    def send(records: Iterable[Record]) -> int:
+        sent = 0
+        for record in records:
             sink.send(record)
+            sent += 1
             null_key = "null_key" if record.key is None else None
             faults_seen.update(fault for fault in (record.fault, null_key) if fault)
+        return sent
+
+    wall = datetime.now(UTC).replace(microsecond=0)
+    try:
+        if send(_history(simulator, args, wall)) and args.history_marker is not None:
+            sink.flush()  # marked only once every history record is acknowledged
+            args.history_marker.touch()
+        send(_live(simulator, args, wall))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:

@@ -54,15 +54,19 @@ class KafkaSink:
     def _on_ack(self, topic: str, _metadata: Any) -> None:
         self._acknowledged[topic] += 1
 
-    def close(self) -> dict[str, int]:
-        try:
-            self._producer.flush()
-        finally:
-            self._producer.close()
+    def flush(self) -> None:
+        """Wait until every record sent so far is acknowledged; raise if one failed."""
+        self._producer.flush()
         if self._failures:
             raise SendError(
                 f"{len(self._failures)} record(s) not acknowledged: {self._failures[0]!r}"
             )
+
+    def close(self) -> dict[str, int]:
+        try:
+            self.flush()
+        finally:
+            self._producer.close()
         return dict(self._acknowledged)
 
 

@@ -84,6 +84,22 @@ def test_cli_out_file_is_byte_identical_across_runs(tmp_path: Path, now: list[st
     assert all(b"\n" not in line for line in lines)
 
 
+def test_the_history_marker_sends_the_history_once(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    marker = tmp_path / "state" / "history-sent"
+    marker.parent.mkdir()
+    sizes = []
+    for name in ("first.jsonl", "restarted.jsonl"):
+        out = tmp_path / name
+        argv = ["simulate", "--history", "2m", "--out", str(out), "--history-marker", str(marker)]
+        assert simulate(parser.parse_args(argv), SETTINGS) == 0
+        sizes.append(len(out.read_bytes().splitlines()))
+        assert marker.exists()
+    assert sizes[0] > 50
+    assert sizes[1] == 0
+
+
 def test_validator_accepts_every_line_except_exactly_the_injected_invalid_ones() -> None:
     records = history(3, Faults(invalid=0.2))
     validator = Validator.from_settings(SETTINGS, clock=lambda: NOW)
