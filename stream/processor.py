@@ -127,6 +127,9 @@ class Processor:
         stored = self._quotas.get(key)
         old = Quota.from_json(stored) if stored is not None else None
         new, outcome = apply_quota(old, facts, partition)
+        rejection = self._new_rep(facts.rep_id) if outcome is Outcome.APPLIED else None
+        if rejection is not None:
+            return Rejected(rejection)
         if outcome is Outcome.APPLIED:
             self._quotas[key] = new.to_json()
             if partition in self._quota_totals.partitions():
@@ -160,36 +163,26 @@ class Processor:
         ):
             return None
         deals = self._deals
-        checks = (
-            (
-                "rep_id",
-                facts.rep_id,
-                deals.has_rep,
-                deals.rep_ids,
-                "MAX_REPS",
-                self._limits.max_reps,
-            ),
-            (
-                "lead_source",
-                facts.lead_source,
-                deals.has_lead_source,
-                deals.lead_sources,
-                "MAX_LEAD_SOURCES",
-                self._limits.max_lead_sources,
-            ),
+        return self._new_rep(facts.rep_id) or _over_limit(
+            facts.lead_source,
+            field="lead_source",
+            known=deals.has_lead_source,
+            present=deals.lead_sources,
+            setting="MAX_LEAD_SOURCES",
+            limit=self._limits.max_lead_sources,
         )
-        for field, value, known, present, setting, limit in checks:
-            # Known ids are the common case and cost O(partitions); only a new one counts all.
-            if known(value):
-                continue
-            count = len(present())
-            if count >= limit:
-                return Rejection(
-                    Reason.CARDINALITY_LIMIT,
-                    f"{field} {value!r} would be number {count + 1};"
-                    f" RETAINED_MRR_{setting} is {limit}",
-                )
-        return None
+
+    def _new_rep(self, rep_id: str) -> Rejection | None:
+        """A rep counts once, whether its deals or its quotas name it."""
+        deals, quotas = self._deals, self._quota_totals
+        return _over_limit(
+            rep_id,
+            field="rep_id",
+            known=lambda rep: deals.has_rep(rep) or quotas.has_rep(rep),
+            present=lambda: deals.rep_ids() | quotas.rep_ids(),
+            setting="MAX_REPS",
+            limit=self._limits.max_reps,
+        )
 
     def _record(self, result: Result, message: Message, topic: str) -> None:
         now = self._wall_clock()
@@ -204,3 +197,24 @@ class Processor:
         if message.timestamp_ms is not None and not isinstance(result, Rekey):
             metrics.delay.labels(topic).observe(max(0.0, now - message.timestamp_ms / 1000))
         metrics.last_event.labels(topic).set(now)
+
+
+def _over_limit(
+    value: str,
+    *,
+    field: str,
+    known: Callable[[str], bool],
+    present: Callable[[], set[str]],
+    setting: str,
+    limit: int,
+) -> Rejection | None:
+    # Known ids are the common case and cost O(partitions); only a new one counts all.
+    if known(value):
+        return None
+    count = len(present())
+    if count < limit:
+        return None
+    return Rejection(
+        Reason.CARDINALITY_LIMIT,
+        f"{field} {value!r} would be number {count + 1}; RETAINED_MRR_{setting} is {limit}",
+    )

@@ -153,6 +153,34 @@ def test_the_rep_limit_rejects_new_reps_but_not_known_ones() -> None:
     assert h.deals.rep_ids() == {"a", "b"}
 
 
+def quota(rep: str, event_id: str, month: str = "2026-01") -> dict[str, Any]:
+    return {"event_id": event_id, "rep_id": rep, "month": month, "amount": "100", "currency": "USD"}
+
+
+def test_reps_named_by_quotas_count_towards_the_rep_limit() -> None:
+    h = Harness(max_reps=2)
+    h.send(TopicKind.DEALS, deal("s1", "a", "d1"), key=b"s1", topic=DEALS)
+    # A quota of a rep with deals adds no rep; nor does a deal of a rep with a quota.
+    assert h.send(TopicKind.QUOTAS, quota("a", "q1"), key=b"a", topic=QUOTAS) == Applied(
+        Outcome.APPLIED
+    )
+    assert h.send(TopicKind.QUOTAS, quota("b", "q2"), key=b"b", topic=QUOTAS) == Applied(
+        Outcome.APPLIED
+    )
+    assert h.send(TopicKind.DEALS, deal("s2", "b", "d2"), key=b"s2", topic=DEALS) == Applied(
+        Outcome.APPLIED
+    )
+    invented = h.send(TopicKind.QUOTAS, quota("c", "q3"), key=b"c", topic=QUOTAS)
+    assert isinstance(invented, Rejected)
+    assert invented.rejection.detail == "rep_id 'c' would be number 3; RETAINED_MRR_MAX_REPS is 2"
+    assert h.value("sales_events_rejected_total", topic=QUOTAS, reason="cardinality_limit") == 1
+    assert ("c", "2026-01") not in h.quota_totals.snapshot().quota_mrr
+    # Re-delivered, a known quota stays a duplicate.
+    assert h.send(TopicKind.QUOTAS, quota("b", "q2"), key=b"b", topic=QUOTAS) == Applied(
+        Outcome.DUPLICATE
+    )
+
+
 def test_a_redelivered_deal_is_a_duplicate_even_at_the_rep_limit() -> None:
     h = Harness(max_reps=2)
     h.send(TopicKind.DEALS, deal("s1", "a", "d1"), key=b"s1", topic=DEALS)
