@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 help:
 	@echo "make demo        run the whole thing locally: Kafka, worker, 12 months of history, live table"
 	@echo "make test        lint + every test against a real Kafka and a real Prometheus (what CI runs)"
+	@echo "make test-fast   only the tests that need neither Kafka nor Prometheus"
 	@echo "make lint        ruff + mypy"
 	@echo "make kafka-up    start the local single-node Kafka (scripts/kafka-local start)"
 	@echo "make kafka-down  stop it"
+	@echo "make kafka-status  say whether it answers"
 	@echo "make schemas     regenerate schemas/*.schema.json from the pydantic models"
 
 $(STAMP): pyproject.toml

@@ -83,6 +83,7 @@ def test_faust_worker_counts_into_a_changelogged_table(
         "COUNTER_APP_ID": app_id,
         "COUNTER_TOPIC": topic,
         "COUNTER_PORT": str(port),
+        "COUNTER_DATADIR": str(tmp_path / "data"),
     }
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(

@@ -16,6 +16,7 @@ app = faust.App(
     os.environ["COUNTER_APP_ID"],
     broker=f"kafka://{os.environ['COUNTER_BOOTSTRAP']}",
     store="memory://",
+    datadir=os.environ["COUNTER_DATADIR"],
     web_port=int(os.environ["COUNTER_PORT"]),
     web_host="127.0.0.1",
     topic_partitions=1,
