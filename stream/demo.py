@@ -261,8 +261,7 @@ def _demo(demo: Plan, stack: ExitStack) -> None:
     simulator = _start(demo, stack, "simulator", live, signal.SIGINT)
     _say(f"live stream: {LIVE_RATE} (log: {simulator.log})")
     _say(f"metrics: {url}   Ctrl-C stops everything")
-    table = argparse.Namespace(urls=[url], month=None, watch=REFRESH_S, timeout=5.0)
-    report_cli.run(table)
+    report_cli.watch([url], REFRESH_S)
 
 
 def run(_args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from stream.report_render import render_csv, render_json, render_tables
 if TYPE_CHECKING:
     from stream.cli import Subparsers
 
-__all__ = ["FetchError", "fetch_families", "register"]
+__all__ = ["FetchError", "fetch_families", "register", "watch"]
 
 DEFAULT_URL = "http://localhost:6066/metrics"
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format != "table":
             print("error: --watch redraws tables; drop --format to use it", file=sys.stderr)
             return 2
-        return _watch(urls, args)
+        return watch(urls, args.watch, args.month, args.timeout)
     try:
         report = fetch_report(urls, args.month, args.timeout)
     except FetchError as error:
@@ -110,20 +110,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screen(urls: Sequence[str], args: argparse.Namespace) -> Group:
+def _screen(urls: Sequence[str], month: str | None, timeout_s: float) -> Group:
     stamp = Text(f"{time.strftime('%H:%M:%S')}  {', '.join(urls)}", style="dim")
     try:
-        return Group(render_tables(fetch_report(urls, args.month, args.timeout)), stamp)
+        return Group(render_tables(fetch_report(urls, month, timeout_s)), stamp)
     except FetchError as error:
         # A worker restarting is normal during a watch; say so and try again.
         return Group(Text(f"error: {error}", style="red"), stamp)
 
 
-def _watch(urls: Sequence[str], args: argparse.Namespace) -> int:
+def watch(
+    urls: Sequence[str], every_s: float, month: str | None = None, timeout_s: float = 5.0
+) -> int:
+    """Redraw the tables every `every_s` seconds until Ctrl-C."""
     try:
-        with Live(_screen(urls, args), auto_refresh=False) as live:
+        with Live(_screen(urls, month, timeout_s), auto_refresh=False) as live:
             while True:
-                time.sleep(args.watch)
-                live.update(_screen(urls, args), refresh=True)
+                time.sleep(every_s)
+                live.update(_screen(urls, month, timeout_s), refresh=True)
     except KeyboardInterrupt:
         return 0
