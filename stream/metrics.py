@@ -8,17 +8,20 @@ of a scrape's cost, only reads the snapshot and can run in another thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import utils
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from stream.core.aggregates import Aggregates, Snapshot
 
 DEAL_LABELS = ["rep_id", "lead_source", "cohort"]
+Family = tuple[str, str, list[str], Mapping[Any, Decimal | int]]
+# The float format of the exposition (untyped upstream).
+_go_float: Callable[[object], str] = utils.floatToGoString
 
 # (family, help, labels, snapshot field); every value is additive across workers.
 BUSINESS_FAMILIES: tuple[tuple[str, str, list[str], str], ...] = (
@@ -90,12 +93,13 @@ class RetentionCollector(Collector):
         of_quotas = quotas.snapshot(cohorts=of_deals.cohort_age_months)
         return cls(of_deals, of_quotas, deals.pending())
 
-    def collect(self) -> Iterator[Metric]:
+    def families(self) -> Iterator[Family]:
+        """(name, help, label names, values by label values) of every gauge family."""
         deals = self._deals
         quotas = self._quotas
         for name, documentation, labels, field in BUSINESS_FAMILIES:
-            yield _gauge(name, documentation, labels, getattr(deals, field))
-        yield _gauge(
+            yield name, documentation, labels, getattr(deals, field)
+        yield (
             "sales_quota_mrr",
             "New MRR the rep should close in the month (base currency)",
             ["rep_id", "cohort"],
@@ -103,29 +107,49 @@ class RetentionCollector(Collector):
         )
         ages: dict[tuple[str], int] = {(c,): a for c, a in quotas.cohort_age_months.items()}
         ages.update({(c,): a for c, a in deals.cohort_age_months.items()})
-        yield _gauge(
+        yield (
             "sales_cohort_age_months",
             "Months between the cohort and the current month (0 = current); aggregate with max",
             ["cohort"],
             ages,
         )
-        yield _gauge(
+        yield (
             "sales_rep_info",
             "Rep display name; value 1, aggregate with max",
             ["rep_id", "rep_name"],
             dict.fromkeys(deals.rep_names.items(), 1),
         )
-        yield _gauge(
+        yield (
             "sales_cancellations_pending",
             "Cancellations waiting for their deal_won",
             [],
             {(): self._pending},
         )
 
+    def collect(self) -> Iterator[Metric]:
+        for family in self.families():
+            yield _gauge(*family)
+
 
 def render(business: RetentionCollector) -> bytes:
-    """The exposition text of one scrape's business series. It reads only the
-    snapshots, never the live core, so any thread may call it."""
-    scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(business)
-    return generate_latest(scrape)
+    """The text `generate_latest` makes of `business`, byte for byte (a test holds it
+    to that), in about a fifth of the time: prometheus_client builds a sample object
+    and escapes generically for each of the 100k+ samples of a large fleet. It reads
+    only the snapshots, never the live core, so any thread may call it."""
+    out: list[str] = []
+    for name, documentation, labels, values in business.families():
+        text = documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {text}\n# TYPE {name} gauge\n")
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        names = [(labels[i], i) for i in order]
+        for key, value in values.items():
+            if names:
+                pairs = ",".join(f'{label}="{_escape(key[i])}"' for label, i in names)
+                out.append(f"{name}{{{pairs}}} {_go_float(value)}\n")
+            else:
+                out.append(f"{name} {_go_float(value)}\n")
+    return "".join(out).encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")

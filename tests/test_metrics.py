@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from prometheus_client import CollectorRegistry
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
 
-from stream.core.aggregates import Aggregates
+from stream.core.aggregates import Aggregates, Snapshot
 from stream.core.quotas import apply_quota
 from stream.core.subscription import apply_cancellation, apply_deal
 from stream.metrics import RetentionCollector, render
@@ -105,3 +108,37 @@ def test_a_later_month_that_holds_deals_exports_its_quota() -> None:
     assert 'sales_quota_mrr{cohort="2026-08",rep_id="juan"} 90000.0' in text
     assert 'cohort="2026-09"' not in text
     assert 'sales_cohort_age_months{cohort="2026-08"} -1.0' in text
+
+
+label_values = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+amounts = st.decimals(min_value=0, max_value=Decimal(10**12), places=2, allow_nan=False)
+key3 = st.tuples(label_values, label_values, label_values)
+key4 = st.tuples(label_values, label_values, label_values, label_values)
+
+
+snapshots = st.builds(
+    Snapshot,
+    as_of=st.just(NOW),
+    new_mrr=st.dictionaries(key3, amounts, max_size=6),
+    deals_won=st.dictionaries(key3, st.integers(0, 10**9), max_size=6),
+    retained_mrr=st.dictionaries(key3, amounts, max_size=6),
+    scheduled_churn_mrr=st.dictionaries(key3, amounts, max_size=6),
+    churned_mrr=st.dictionaries(key4, amounts, max_size=6),
+    deals_churned=st.dictionaries(key4, st.integers(0, 10**9), max_size=6),
+    survival_base_mrr=st.dictionaries(key4, amounts, max_size=6),
+    quota_mrr=st.dictionaries(st.tuples(label_values, label_values), amounts, max_size=4),
+    cohort_age_months=st.dictionaries(label_values, st.integers(-1, 600), max_size=4),
+    rep_names=st.dictionaries(label_values, label_values, max_size=4),
+)
+
+
+@settings(max_examples=200)
+@given(deals=snapshots, quotas=snapshots, pending=st.integers(0, 10**6))
+def test_the_fast_text_is_what_prometheus_client_writes(
+    deals: Snapshot, quotas: Snapshot, pending: int
+) -> None:
+    # Label values with quotes, backslashes, newlines and any Unicode; large amounts.
+    business = RetentionCollector(deals, quotas, pending)
+    registry = CollectorRegistry()
+    registry.register(business)
+    assert render(business) == generate_latest(registry)
