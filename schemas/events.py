@@ -74,7 +74,9 @@ def _no_float(value: Any) -> Any:
     if isinstance(value, float):
         raise ValueError("money must be a Decimal, an int or a decimal string, not a float")
     if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value):
-        raise ValueError("a money string must be a plain decimal such as 1250.00")
+        raise ValueError(
+            "a money string must be a plain decimal such as 1250.00 (no sign, no exponent)"
+        )
     return value
 
 
