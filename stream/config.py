@@ -96,6 +96,12 @@ class Settings:
         base = text("BASE_CURRENCY", defaults.base_currency).upper()
         if len(base) != 3 or not base.isalpha():
             raise ConfigError(f"{PREFIX}BASE_CURRENCY: {base!r} is not an ISO 4217 code")
+        fx_rates = parse_fx_rates(text("FX_RATES", ""))
+        if fx_rates.get(base, 1) != 1:
+            raise ConfigError(
+                f"{PREFIX}FX_RATES: the base currency {base} must have rate 1 or none,"
+                f" got {fx_rates[base]}"
+            )
         log_level = text("LOG_LEVEL", defaults.log_level).lower()
         if log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(
@@ -141,7 +147,7 @@ class Settings:
                 integer("REPLICATION_FACTOR", 1) if text("REPLICATION_FACTOR", "") else None
             ),
             base_currency=base,
-            fx_rates=parse_fx_rates(text("FX_RATES", "")),
+            fx_rates=fx_rates,
             cohort_months=integer("COHORT_MONTHS", defaults.cohort_months),
             web_port=integer("WEB_PORT", defaults.web_port, maximum=65535),
             web_host=text("WEB_HOST", defaults.web_host),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 import urllib.error
@@ -59,6 +60,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _month(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"{text} is not a month; write YYYY-MM, e.g. 2026-01")
+    return text
+
+
 def _metrics_url(text: str) -> str:
     if not text.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{text} needs its scheme, e.g. http://{text}")
@@ -81,7 +88,9 @@ def register(subparsers: Subparsers) -> None:
         help=f"a worker's /metrics; repeat for each worker (default {DEFAULT_URL})",
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--month", help="cohort YYYY-MM of the month columns (default: current)")
+    parser.add_argument(
+        "--month", type=_month, help="cohort YYYY-MM of the month columns (default: current)"
+    )
     parser.add_argument(
         "--watch", type=_seconds, metavar="SECONDS", help="redraw the tables until Ctrl-C"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import Counter
@@ -92,6 +93,16 @@ def parse_duration(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r}: give a duration, e.g. 90s, 5m, 1h") from None
 
 
+def parse_share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a share between 0 and 1, e.g. 0.02")
+    return share
+
+
 def parse_rep(text: str) -> Rep:
     """`ID[:NAME[:QUOTA[:DEALS_PER_MONTH[:EARLY_CHURN]]]]`, defaults from the built-in rep
     of that id (or an average one)."""
@@ -163,7 +174,7 @@ def register(subparsers: Subparsers) -> None:
         parser.add_argument(
             f"--{name.replace('_', '-')}-rate",
             dest=f"{name}_rate",
-            type=float,
+            type=parse_share,
             default=value,
             help=f"fault rate (default {value})",
         )

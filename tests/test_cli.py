@@ -32,6 +32,9 @@ except SystemExit as done:
         ["publish", "--help"],
         ["quotas", "set", "--help"],
         ["schemas", "--help"],
+        ["simulate", "--help"],
+        ["report", "--help"],
+        ["demo", "--help"],
     ],
 )
 def test_help_works_without_a_broker_and_without_faust(argv: list[str]) -> None:
@@ -54,7 +57,16 @@ def test_every_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for command in ("worker", "topics", "publish", "quotas", "schemas"):
+    for command in (
+        "worker",
+        "topics",
+        "publish",
+        "quotas",
+        "schemas",
+        "simulate",
+        "report",
+        "demo",
+    ):
         assert f"    {command} " in out
 
 

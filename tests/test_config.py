@@ -64,6 +64,7 @@ def test_values_are_read_and_normalised() -> None:
         ("RETAINED_MRR_REPLICATION_FACTOR", "0", "RETAINED_MRR_REPLICATION_FACTOR: must be >= 1"),
         ("RETAINED_MRR_SECURITY_PROTOCOL", "TLS", "RETAINED_MRR_SECURITY_PROTOCOL: 'TLS' must"),
         ("RETAINED_MRR_WEB_PORT", "99999", "RETAINED_MRR_WEB_PORT: must be <= 65535, got 99999"),
+        ("RETAINED_MRR_FX_RATES", "USD=1.1", "RETAINED_MRR_FX_RATES: the base currency USD must"),
     ],
 )
 def test_malformed_values_name_the_variable(variable: str, value: str, message: str) -> None:

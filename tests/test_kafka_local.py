@@ -6,10 +6,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 from kafka import KafkaAdminClient
 
 from tests.support.kafka import PrivateBroker, create_topics
 from tests.support.net import free_port
+
+# It starts a broker of its own: not for `make test-fast`.
+pytestmark = pytest.mark.kafka
 
 
 def topics(bootstrap: str) -> set[str]:

@@ -111,7 +111,9 @@ def test_a_later_month_that_holds_deals_exports_its_quota() -> None:
 
 
 label_values = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
-amounts = st.decimals(min_value=0, max_value=Decimal(10**12), places=2, allow_nan=False)
+amounts = st.decimals(
+    min_value=-Decimal(10**12), max_value=Decimal(10**12), places=2, allow_nan=False
+)
 key3 = st.tuples(label_values, label_values, label_values)
 key4 = st.tuples(label_values, label_values, label_values, label_values)
 
@@ -122,10 +124,12 @@ snapshots = st.builds(
     new_mrr=st.dictionaries(key3, amounts, max_size=6),
     deals_won=st.dictionaries(key3, st.integers(0, 10**9), max_size=6),
     retained_mrr=st.dictionaries(key3, amounts, max_size=6),
+    deals_retained=st.dictionaries(key3, st.integers(0, 10**9), max_size=6),
     scheduled_churn_mrr=st.dictionaries(key3, amounts, max_size=6),
     churned_mrr=st.dictionaries(key4, amounts, max_size=6),
     deals_churned=st.dictionaries(key4, st.integers(0, 10**9), max_size=6),
     survival_base_mrr=st.dictionaries(key4, amounts, max_size=6),
+    survival_retained_mrr=st.dictionaries(key4, amounts, max_size=6),
     quota_mrr=st.dictionaries(st.tuples(label_values, label_values), amounts, max_size=4),
     cohort_age_months=st.dictionaries(label_values, st.integers(-1, 600), max_size=4),
     rep_names=st.dictionaries(label_values, label_values, max_size=4),

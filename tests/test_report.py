@@ -300,6 +300,10 @@ def test_report_command_names_the_url_that_does_not_answer(
         (["--watch", "-1"], "argument --watch: -1 is not a positive number of seconds"),
         (["--timeout", "soon"], "argument --timeout: soon is not a positive number of seconds"),
         (
+            ["--month", "2026-1"],
+            "argument --month: 2026-1 is not a month; write YYYY-MM, e.g. 2026-01",
+        ),
+        (
             ["--metrics-url", "localhost:6066/metrics"],
             "argument --metrics-url: localhost:6066/metrics needs its scheme,"
             " e.g. http://localhost:6066/metrics",

@@ -238,6 +238,7 @@ def test_live_mode_continues_the_history() -> None:
     live_deals = [record for record in live if record.kind == "deals"]
     cancelled = [record for record in live if record.kind == "cancellations"]
     stamps = {f"{tick:%Y-%m-%dT%H:%M:%SZ}" for tick in ticks}
+    assert live_deals
     assert all(record.event and record.event["closed_at"] in stamps for record in live_deals)
     assert 20 <= len(cancelled) <= 80
     assert {record.key for record in cancelled} <= earlier | {r.key for r in live_deals}
@@ -306,3 +307,59 @@ def test_history_reaches_now_and_not_beyond(now: datetime) -> None:
     assert max(deal.closed_at for deal in deals) <= now
     assert min(deal.closed_at for deal in deals) >= now - timedelta(days=31)
     assert len(deals) > 40
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--now", "2026-07-01T00:00:00"], "has no offset; write e.g. 2026-07-01T00:00:00Z"),
+        (["--history", "0m"], "'0m': give months, e.g. 12m"),
+        (["--history", "twelve"], "'twelve': give months, e.g. 12m"),
+        (["--rate", "0/s"], "'0/s': the rate must be > 0"),
+        (["--rate", "fast"], "'fast': give events per second, e.g. 5/s"),
+        (["--duration", "soon"], "'soon': give a duration, e.g. 90s, 5m, 1h"),
+        (["--duplicate-rate", "-1"], "'-1': give a share between 0 and 1, e.g. 0.02"),
+        (["--invalid-rate", "5"], "'5': give a share between 0 and 1, e.g. 0.02"),
+        (["--rep", "x:X:lots"], "--rep"),
+    ],
+)
+def test_simulate_options_are_checked(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="retained-mrr")
+    register(parser.add_subparsers())
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["simulate", *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_simulate_options_are_read() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "simulate",
+            "--now",
+            "2026-07-01T02:00:00+02:00",
+            "--history",
+            "3m",
+            "--rate",
+            "2.5/s",
+            "--duration",
+            "5m",
+            "--duplicate-rate",
+            "0.5",
+            "--rep",
+            "zoe:Zoe Q:120000:8",
+        ]
+    )
+    assert args.now == datetime(2026, 7, 1, tzinfo=UTC)
+    assert (args.history, args.rate, args.duration, args.duplicate_rate) == (3, 2.5, 300.0, 0.5)
+    [rep] = args.reps
+    assert (rep.rep_id, rep.name, rep.quota, rep.deals_per_month) == (
+        "zoe",
+        "Zoe Q",
+        Decimal(120000),
+        8,
+    )
