@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.net import free_port
 from tests.support.prometheus import (
     DASHBOARDS_DIR,
     ROOT,
@@ -20,7 +21,6 @@ from tests.support.prometheus import (
     dashboard_queries,
     dashboards,
     exported_series,
-    free_port,
     metric_names,
     panels,
     recorded_series,

@@ -37,16 +37,17 @@ class PrivateBroker:
 
     @classmethod
     def create(cls, home: Path, *, sasl: bool = False) -> PrivateBroker:
-        """Ports the OS says are free (the controller takes port + 1, which almost always
-        is), and the project's fetched jars shared so that none are downloaded again.
+        """Free ports (the controller's, port + 1, too), and the project's fetched jars
+        shared so that none are downloaded again.
         With `sasl`, a SASL_PLAINTEXT and a SASL_SSL listener too."""
         home.mkdir(parents=True)
         version_dir = next((ROOT / ".cache" / "kafka").glob("[0-9]*"), None)
         if version_dir is not None:
             (home / version_dir.name).symlink_to(version_dir)
+        port = free_port(following=1)
         if not sasl:
-            return cls(home, free_port())
-        return cls(home, free_port(), free_port(), free_port())
+            return cls(home, port)
+        return cls(home, port, free_port(), free_port())
 
     @property
     def bootstrap(self) -> str:
