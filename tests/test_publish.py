@@ -303,3 +303,36 @@ def test_a_file_that_cannot_be_read_is_named(
     assert capsys.readouterr().err == f"error: cannot read {missing}: No such file or directory\n"
     assert main(["publish", "--dry-run", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: cannot read {tmp_path}: Is a directory\n"
+
+
+def test_csv_edge_cases_are_reported_by_line(tmp_path: Path) -> None:
+    validator = Validator.from_settings(Settings())
+    header = "event_id,subscription_id,cancelled_at\n"
+    wide = tmp_path / "wide.csv"
+    wide.write_text(header + "c-1,sub-1,2026-01-20T00:00:00Z\nc-2,sub-2,2026-01-20T00:00:00Z,x\n")
+    events, invalid = read_events([str(wide)], validator)
+    assert [event.event_id for event in events] == ["c-1"]
+    assert [(p.line, p.rejection.detail) for p in invalid] == [
+        (3, "row: 4 cells but the header has 3 columns")
+    ]
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(header.encode() + "c-3,sub-\xe9,2026-01-20T00:00:00Z\n".encode("latin-1"))
+    _, invalid = read_events([str(latin1)], validator)
+    [problem] = invalid
+    assert (problem.line, problem.rejection.reason) == (2, Reason.INVALID_JSON)
+    assert problem.rejection.detail.startswith("file: not UTF-8")
+
+    # Excel writes a byte-order mark; the first column is still event_id.
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (header + "c-4,sub-4,2026-01-20T00:00:00Z\n").encode())
+    events, invalid = read_events([str(bom)], validator)
+    assert ([event.event_id for event in events], invalid) == (["c-4"], [])
+
+
+def test_ndjson_is_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "events.ndjson"
+    path.write_text((DATA / "events.jsonl").read_text())
+    jsonl, _ = read_events([str(DATA / "events.jsonl")], Validator.from_settings(Settings()))
+    ndjson, _ = read_events([str(path)], Validator.from_settings(Settings()))
+    assert [event.event_id for event in ndjson] == [event.event_id for event in jsonl] != []
