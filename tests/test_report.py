@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
 from stream.report import build_report, merge
-from stream.report_cli import register
+from stream.report_cli import FetchError, fetch_families, register
 from stream.report_render import render_csv, render_json, render_tables
 
 Series = tuple[str, dict[str, str], float]
@@ -322,3 +322,10 @@ def test_report_options_are_checked_before_anything_runs(
 def test_watch_draws_tables_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_report(["--watch", "2", "--format", "json"]) == 2
     assert capsys.readouterr().err == "error: --watch redraws tables; drop --format to use it\n"
+
+
+def test_a_page_that_is_not_prometheus_text_is_named() -> None:
+    url = "data:text/plain,sales_new_mrr%7Brep_id%3D%22juan%22 abc"
+    with pytest.raises(FetchError) as raised:
+        fetch_families(url)
+    assert str(raised.value).startswith(f"{url} is not Prometheus text format: ")
